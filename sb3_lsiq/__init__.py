@@ -1,0 +1,9 @@
+"""sb3-lsiq: LS-IQ and IQ-Learn imitation learning for Stable-Baselines3."""
+
+from sb3_lsiq.common.demonstrations import Demonstrations, load_demonstrations
+from sb3_lsiq.iqlearn import IQLearn
+from sb3_lsiq.lsiq import LSIQ
+
+__version__ = "0.1.0"
+
+__all__ = ["LSIQ", "Demonstrations", "IQLearn", "__version__", "load_demonstrations"]

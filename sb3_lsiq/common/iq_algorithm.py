@@ -1,0 +1,487 @@
+"""Shared machinery of the implicit-Q imitation algorithms (LSIQ, IQ-Learn): an SB3 off-policy algorithm that
+mixes an expert batch into every gradient step and learns a soft-Q critic whose implicit reward imitates."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.distributions import SquashedDiagGaussianDistribution
+from stable_baselines3.common.noise import ActionNoise
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.utils import get_parameters_by_name, get_schedule_fn, polyak_update, update_learning_rate
+
+try:  # SB3 >= 2.6 deprecates get_schedule_fn in favour of FloatSchedule
+    from stable_baselines3.common.utils import FloatSchedule as _FloatSchedule
+except ImportError:  # pragma: no cover - SB3 2.2.1 (imitation's pins)
+    _FloatSchedule = None  # type: ignore[assignment,misc]
+
+from sb3_lsiq.common.demonstrations import EPISODE_END_RULES, load_demonstrations
+from sb3_lsiq.common.expert_buffer import ExpertBuffer, validate_against_spaces
+from sb3_lsiq.common.losses import CriticLossTerms, IQBatch, soft_bellman_target
+from sb3_lsiq.common.policies import IQActor, IQPolicy
+from sb3_lsiq.common.train_stats import TrainStats
+
+SelfImplicitQAlgorithm = TypeVar("SelfImplicitQAlgorithm", bound="ImplicitQAlgorithm")
+
+
+def as_schedule(value: float | str | Schedule) -> Schedule:
+    """A float, a schedule, or an rl-zoo3 style string (``"3e-4"``, ``"lin_3e-4"``: linear decay to 0) as a schedule."""
+    if isinstance(value, str):
+        value = parse_schedule_string(value)
+    return _FloatSchedule(value) if _FloatSchedule is not None else get_schedule_fn(value)
+
+
+def parse_schedule_string(text: str) -> float | Schedule:
+    """``"lin_<x>"`` is the linear schedule from x (start) to 0 (end), as in rl-zoo3; any other string a float."""
+    try:
+        if text.startswith("lin_"):
+            initial = float(text[len("lin_") :])
+            return LinearDecay(initial)
+        return float(text)
+    except ValueError:
+        raise ValueError(f"Cannot read the learning rate {text!r}: expected a float or 'lin_<float>'.") from None
+
+
+class LinearDecay:
+    """progress_remaining * initial (a picklable linear schedule)."""
+
+    def __init__(self, initial: float) -> None:
+        self.initial = initial
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial
+
+
+def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
+    """Raise a ValueError naming the option and its valid values."""
+    if value not in choices:
+        raise ValueError(f"Unknown {name}={value!r}; valid values: {', '.join(repr(c) for c in choices)}.")
+
+
+class ImplicitQAlgorithm(OffPolicyAlgorithm):
+    """Base class of LSIQ and IQLearn; see those classes for the documentation of every argument.
+
+    A subclass provides the critic loss (:meth:`_critic_loss`), the bounds of target clipping
+    (:meth:`_target_clip_bounds`) and the validation of its own options (:meth:`_validate_options`).
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": IQPolicy}
+    policy: IQPolicy
+    actor: IQActor
+    critic: Any
+    critic_target: Any
+
+    def __init__(
+        self,
+        policy: str | type[IQPolicy],
+        env: GymEnv | str | None,
+        demonstrations: Any = None,
+        reg_mult: float = 0.5,
+        learning_rate: float | str | Schedule = 3e-4,
+        actor_learning_rate: float | str | Schedule | None = 3e-5,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 100,
+        batch_size: int = 256,
+        expert_batch_size: int | None = None,
+        tau: float = 0.005,
+        gamma: float = 0.99,
+        train_freq: int | tuple[int, str] = 1,
+        gradient_steps: int = 1,
+        action_noise: ActionNoise | None = None,
+        replay_buffer_class: type[ReplayBuffer] | None = None,
+        replay_buffer_kwargs: dict[str, Any] | None = None,
+        optimize_memory_usage: bool = False,
+        ent_coef: str | float = 1e-3,
+        target_entropy: str | float = "auto",
+        ent_coef_learning_rate: float | str | Schedule | None = None,
+        target_update_interval: int = 1,
+        actor_learning_starts: int = 0,
+        actor_on_expert_states: bool = True,
+        demo_episode_end: str = "auto",
+        n_demo_episodes: int | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        if isinstance(learning_rate, str):  # rl-zoo3 style "lin_3e-4" from YAML or the command line
+            learning_rate = parse_schedule_string(learning_rate)
+        super().__init__(
+            policy,
+            env,  # type: ignore[arg-type]
+            learning_rate,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            tau=tau,
+            gamma=gamma,
+            train_freq=train_freq,
+            gradient_steps=gradient_steps,
+            action_noise=action_noise,
+            replay_buffer_class=replay_buffer_class,
+            replay_buffer_kwargs=replay_buffer_kwargs,
+            optimize_memory_usage=optimize_memory_usage,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            seed=seed,
+            use_sde=False,
+            support_multi_env=True,
+            sde_support=False,
+            supported_action_spaces=None,  # checked below with an error that names the fix
+        )
+        if getattr(self, "action_space", None) is not None and not isinstance(self.action_space, spaces.Box):
+            raise ValueError(
+                f"{type(self).__name__} supports continuous (Box) action spaces only, got {self.action_space}. "
+                "Discrete actions are not supported yet; use a continuous-control env."
+            )
+        self.demonstrations = demonstrations
+        self.reg_mult = reg_mult
+        self.actor_learning_rate = actor_learning_rate
+        self.expert_batch_size = expert_batch_size
+        self.ent_coef = ent_coef
+        self.target_entropy = target_entropy
+        self.ent_coef_learning_rate = ent_coef_learning_rate
+        self.target_update_interval = target_update_interval
+        self.actor_learning_starts = actor_learning_starts
+        self.actor_on_expert_states = actor_on_expert_states
+        self.demo_episode_end = demo_episode_end
+        self.n_demo_episodes = n_demo_episodes
+        self.log_ent_coef: th.Tensor | None = None
+        self.ent_coef_optimizer: th.optim.Adam | None = None
+        self.expert_buffer: ExpertBuffer | None = None
+        self._train_stats = TrainStats()
+
+        if _init_setup_model:
+            self._setup_model()
+
+    # ------------------------------------------------------------------------------------------------------
+    # Set-up
+    # ------------------------------------------------------------------------------------------------------
+
+    def _validate_options(self) -> None:
+        """Check every option value before anything is built; subclasses extend it."""
+        check_choice("demo_episode_end", self.demo_episode_end, EPISODE_END_RULES)
+        if self.reg_mult <= 0:
+            raise ValueError(f"reg_mult must be > 0 (it is c, the regulariser weight), got {self.reg_mult}.")
+        if not 0.0 <= self.gamma < 1.0:
+            raise ValueError(f"gamma must be in [0, 1), got {self.gamma}.")
+        if self.expert_batch_size is not None and self.expert_batch_size < 1:
+            raise ValueError(f"expert_batch_size must be >= 1 or None (same as batch_size), got {self.expert_batch_size}.")
+        if self.n_demo_episodes is not None and self.n_demo_episodes < 1:
+            raise ValueError(f"n_demo_episodes must be >= 1 or None (all episodes), got {self.n_demo_episodes}.")
+        if isinstance(self.ent_coef, str) and not self.ent_coef.startswith("auto"):
+            raise ValueError(f"ent_coef must be a float, 'auto' or 'auto_<initial value>', got {self.ent_coef!r}.")
+
+    def _setup_model(self) -> None:
+        self._validate_options()
+        super()._setup_model()
+        self._create_aliases()
+        if self.expert_batch_size is None:
+            self.expert_batch_size = self.batch_size
+        # Separate actor and critic learning rates (the papers need 3e-5 / 3e-4): SACPolicy builds both
+        # optimizers with the critic schedule, so the actor's rate is set here and in _update_learning_rate.
+        self.actor_lr_schedule = as_schedule(
+            self.actor_learning_rate if self.actor_learning_rate is not None else self.learning_rate
+        )
+        update_learning_rate(self.actor.optimizer, self.actor_lr_schedule(1))
+        # Running mean/variance of batch norm layers follow the target update too (as in SAC)
+        self.batch_norm_stats = get_parameters_by_name(self.critic, ["running_"])
+        self.batch_norm_stats_target = get_parameters_by_name(self.critic_target, ["running_"])
+        self._actor_params = [p for p in self.actor.parameters() if p.requires_grad]
+
+        if self.target_entropy == "auto":
+            # -dim(A), the SAC heuristic
+            self.target_entropy = -float(np.prod(self.action_space.shape))  # type: ignore[arg-type]
+        else:
+            self.target_entropy = float(self.target_entropy)
+
+        self.ent_coef_lr_schedule = as_schedule(
+            self.ent_coef_learning_rate if self.ent_coef_learning_rate is not None else self.learning_rate
+        )
+        if isinstance(self.ent_coef, str) and self.ent_coef.startswith("auto"):
+            init_value = 1.0
+            if "_" in self.ent_coef:
+                init_value = float(self.ent_coef.split("_")[1])
+                if init_value <= 0.0:
+                    raise ValueError(f"The initial value of ent_coef must be > 0, got {self.ent_coef!r}.")
+            # Optimise log(alpha), as SAC does, so alpha stays positive
+            self.log_ent_coef = th.log(th.ones(1, device=self.device) * init_value).requires_grad_(True)
+            self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.ent_coef_lr_schedule(1))
+        else:
+            self.ent_coef_tensor = th.tensor(float(self.ent_coef), device=self.device)
+
+    def _create_aliases(self) -> None:
+        self.actor = self.policy.actor  # type: ignore[assignment]
+        self.critic = self.policy.critic
+        self.critic_target = self.policy.critic_target
+
+    def _episode_time_limit(self) -> int | None:
+        """The env's ``max_episode_steps`` (used to tell truncations from terminations in unlabelled demos)."""
+        if self.env is None:
+            return None
+        try:
+            spec = self.env.get_attr("spec", indices=[0])[0]
+        except (AttributeError, IndexError):
+            return None
+        return getattr(spec, "max_episode_steps", None)
+
+    def set_demonstrations(self, demonstrations: Any) -> None:
+        """Replace the demonstrations; the expert buffer is rebuilt (and validated) before the next update."""
+        self.demonstrations = demonstrations
+        self.expert_buffer = None
+        if self.env is not None:
+            self._build_expert_buffer()
+
+    def _build_expert_buffer(self) -> None:
+        if self.demonstrations is None:
+            raise ValueError(
+                f"{type(self).__name__} has no demonstrations: pass demonstrations=... to the constructor or to load(), "
+                "or call set_demonstrations(...) before learn()."
+            )
+        demos = load_demonstrations(
+            self.demonstrations,
+            episode_end=self.demo_episode_end,
+            max_episode_steps=self._episode_time_limit(),
+            n_episodes=self.n_demo_episodes,
+        )
+        assert self.expert_batch_size is not None
+        validate_against_spaces(demos, self.observation_space, self.action_space, self.expert_batch_size, needs_actions=True)
+        self.expert_buffer = ExpertBuffer(demos, self.observation_space, self.action_space, self.device)  # type: ignore[arg-type]
+        if self.verbose >= 1:
+            print(f"Expert buffer: {demos.n_transitions} transitions from {demos.n_episodes} episode(s)")
+
+    def _setup_learn(self, total_timesteps: int, *args: Any, **kwargs: Any) -> Any:
+        # Demonstrations are loaded lazily: load()/enjoy never need the demo file, and the zip never holds it
+        if self.expert_buffer is None:
+            self._build_expert_buffer()
+        return super()._setup_learn(total_timesteps, *args, **kwargs)
+
+    # ------------------------------------------------------------------------------------------------------
+    # Hooks for the subclasses
+    # ------------------------------------------------------------------------------------------------------
+
+    def _target_clip_bounds(self) -> tuple[float | None, float | None]:
+        """Bounds of the target value V_target(s') (None: unclipped)."""
+        return None, None
+
+    def _critic_loss(self, batch: IQBatch, observations: th.Tensor, actions: th.Tensor) -> CriticLossTerms:
+        """The critic loss of one mixed batch (policy rows first, expert rows last)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------------------
+    # Training
+    # ------------------------------------------------------------------------------------------------------
+
+    def _current_ent_coef(self) -> th.Tensor:
+        if self.log_ent_coef is not None:
+            return th.exp(self.log_ent_coef.detach())
+        return self.ent_coef_tensor
+
+    def _update_learning_rate(self, optimizers: Any = None) -> None:
+        """Each optimizer follows its own schedule (SB3 applies one schedule to all)."""
+        progress = self._current_progress_remaining
+        update_learning_rate(self.critic.optimizer, self.lr_schedule(progress))
+        update_learning_rate(self.actor.optimizer, self.actor_lr_schedule(progress))
+        if self.ent_coef_optimizer is not None:
+            update_learning_rate(self.ent_coef_optimizer, self.ent_coef_lr_schedule(progress))
+
+    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        self.policy.set_training_mode(True)
+        self._update_learning_rate()
+        # The actor (and the entropy coefficient) wait for actor_learning_starts env steps, so the critic can
+        # first learn a meaningful reward from the expert and the initial replay data
+        update_actor = self.num_timesteps > self.actor_learning_starts
+        for gradient_step in range(gradient_steps):
+            self._gradient_step(batch_size, update_actor)
+            if gradient_step % self.target_update_interval == 0:
+                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+                polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
+        self._n_updates += gradient_steps
+
+    def _gradient_step(self, batch_size: int, update_actor: bool) -> None:
+        assert self.replay_buffer is not None and self.expert_buffer is not None and self.expert_batch_size is not None
+        replay = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[arg-type]
+        expert = self.expert_buffer.sample(self.expert_batch_size, self._vec_normalize_env)
+        assert expert.actions is not None
+        n_policy = replay.observations.shape[0]
+        # Mixed batch: policy (replay) rows first, expert rows last; N = n_policy + n_expert
+        observations = th.cat([replay.observations, expert.observations])  # (N, obs_dim)
+        actions = th.cat([replay.actions, expert.actions])  # (N, action_dim), scaled to [-1, 1]
+        next_observations = th.cat([replay.next_observations, expert.next_observations])  # (N, obs_dim)
+        # Replay dones already exclude time-limit truncations (handle_timeout_termination), so d is absorbing
+        dones = th.cat([replay.dones.reshape(-1, 1), expert.dones])  # (N, 1)
+        n_rows = observations.shape[0]
+        ent_coef = self._current_ent_coef()
+
+        # a~ ~ pi(.|s): one reparameterised sample serves V(s) in the critic loss (detached) and the actor loss
+        with th.set_grad_enabled(update_actor):
+            sampled_actions, log_prob = self.actor.action_log_prob(observations)
+        log_prob = log_prob.reshape(-1, 1)  # (N, 1)
+
+        with th.no_grad():
+            next_actions, next_log_prob = self.actor.action_log_prob(next_observations)
+            next_q = th.cat(self.critic_target(next_observations, next_actions), dim=1)  # (N, K)
+            # Soft target value; with several critics the minimum, as in SAC
+            next_v = next_q.min(dim=1, keepdim=True)[0] - ent_coef * next_log_prob.reshape(-1, 1)  # (N, 1)
+            target = soft_bellman_target(next_v, dones, self.gamma, *self._target_clip_bounds())  # (N, 1)
+
+        # One critic forward for Q(s, a) at the dataset actions and Q(s, a~) at the sampled ones: (2N, K)
+        q_both = th.cat(self.critic(th.cat([observations, observations]), th.cat([actions, sampled_actions.detach()])), dim=1)
+        q_data, q_sampled = q_both[:n_rows], q_both[n_rows:]  # (N, K) each
+        v = q_sampled - ent_coef * log_prob.detach()  # V(s) = Q(s, a~) - alpha log pi(a~|s), gradient into theta only
+        batch = IQBatch(q=q_data, v=v, target=target, done=dones, n_policy=n_policy)
+        terms = self._critic_loss(batch, observations, actions)
+
+        self.critic.optimizer.zero_grad()
+        terms.loss.backward()
+        self.critic.optimizer.step()
+
+        stats = self._train_stats
+        if update_actor:
+            actor_rows = slice(None) if self.actor_on_expert_states else slice(0, n_policy)
+            # Against the freshly updated critic, as in the reference (critic step, then actor step)
+            q_pi = th.cat(self.critic(observations[actor_rows], sampled_actions[actor_rows]), dim=1)
+            min_q_pi = q_pi.min(dim=1, keepdim=True)[0]  # (rows, 1)
+            actor_log_prob = log_prob[actor_rows]
+            actor_loss = (ent_coef * actor_log_prob - min_q_pi).mean()
+            # Gradients for the actor parameters only: no wasted weight gradients in the critic
+            grads = th.autograd.grad(actor_loss, self._actor_params, allow_unused=True)
+            for param, grad in zip(self._actor_params, grads):
+                param.grad = grad
+            self.actor.optimizer.step()
+            stats.add("train/actor_loss", actor_loss)
+
+            if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
+                ent_coef_loss = -(self.log_ent_coef * (actor_log_prob.detach() + float(self.target_entropy))).mean()
+                self.ent_coef_optimizer.zero_grad()
+                ent_coef_loss.backward()
+                self.ent_coef_optimizer.step()
+                stats.add("train/ent_coef_loss", ent_coef_loss)
+
+        # Diagnostics, accumulated on the device (no host sync); see TrainStats
+        with th.no_grad():
+            reward = q_data - target  # implicit reward r = Q(s, a) - gamma (1 - d) V(s'), (N, K)
+            stats.add("train/critic_loss", terms.loss)
+            stats.add("train/ent_coef", ent_coef.reshape(()))
+            stats.add("train/expert_loss", terms.expert_term)
+            stats.add("train/policy_loss", terms.policy_term)
+            stats.add("train/regularizer", terms.regularizer)
+            stats.add("train/chi2_regularizer", self.reg_mult * reward.pow(2).mean())
+            stats.add("train/q_expert", q_data[n_policy:].mean())
+            stats.add("train/q_policy", q_data[:n_policy].mean())
+            stats.add("train/reward_expert", reward[n_policy:].mean())
+            stats.add("train/reward_policy", reward[:n_policy].mean())
+            stats.add("train/v", v.mean())
+            stats.add("train/target", target.mean())
+            stats.add("train/entropy", -log_prob.mean())
+            stats.add_ratio("train/q_absorbing", (q_data.mean(dim=1, keepdim=True) * dones).sum(), dones.sum())
+
+    def _flush_train_stats(self) -> None:
+        """Move the accumulated training statistics into the logger (one host transfer)."""
+        if not len(self._train_stats):
+            return
+        self._train_stats.flush(self.logger)
+        progress = self._current_progress_remaining
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/learning_rate", self.lr_schedule(progress))
+        self.logger.record("train/actor_learning_rate", self.actor_lr_schedule(progress))
+
+    def dump_logs(self) -> None:  # SB3 >= 2.4
+        self._flush_train_stats()
+        super().dump_logs()  # type: ignore[misc]
+
+    def _dump_logs(self) -> None:  # SB3 < 2.4 (imitation's pinned 2.2.1) calls this name
+        self._flush_train_stats()
+        super()._dump_logs()
+
+    # ------------------------------------------------------------------------------------------------------
+    # The recovered reward
+    # ------------------------------------------------------------------------------------------------------
+
+    def predict_reward(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        next_observations: np.ndarray,
+        dones: np.ndarray,
+        n_action_samples: int = 16,
+        seed: int = 0,
+    ) -> np.ndarray:
+        """The implicit reward recovered by the critic: r(s, a, s') = Q(s, a) - gamma (1 - d) V(s').
+
+        V(s') = E_{a'~pi}[Q(s', a') - alpha log pi(a'|s')] is estimated with ``n_action_samples`` samples drawn
+        from a private generator seeded with ``seed``, so the result is deterministic and the training RNG is
+        untouched. With several critics, Q is their minimum (as in the soft target).
+
+        :param observations: s as the policy sees them (normalised, if VecNormalize is used, like ``predict``),
+            shape (n, *obs_shape)
+        :param actions: a in the env's action scale, shape (n, *action_shape)
+        :param next_observations: s', shape (n, *obs_shape)
+        :param dones: 1 where the transition truly terminates (absorbing), 0 otherwise (also at time limits),
+            shape (n,)
+        :return: the reward, shape (n,), float32
+        """
+        obs = th.as_tensor(np.asarray(observations, dtype=np.float32), device=self.device)
+        next_obs = th.as_tensor(np.asarray(next_observations, dtype=np.float32), device=self.device)
+        scaled = self.policy.scale_action(np.asarray(actions, dtype=np.float32))
+        act = th.as_tensor(scaled, device=self.device)
+        done = th.as_tensor(np.asarray(dones, dtype=np.float32), device=self.device).reshape(-1, 1)  # (n, 1)
+        n = obs.shape[0]
+        if not (len(act) == len(next_obs) == len(done) == n):
+            raise ValueError(
+                f"predict_reward: inputs disagree in length: observations {n}, actions {len(act)}, "
+                f"next_observations {len(next_obs)}, dones {len(done)}"
+            )
+        generator = th.Generator(device=self.device).manual_seed(seed)
+        with th.no_grad():
+            q = th.cat(self.critic(obs, act), dim=1).min(dim=1, keepdim=True)[0]  # (n, 1)
+            mean, log_std, _ = self.actor.get_action_dist_params(next_obs)  # (n, A) each
+            # Repeat the n next states n_action_samples times: row j * n + i is sample j of state i
+            mean_rep, log_std_rep = mean.repeat(n_action_samples, 1), log_std.repeat(n_action_samples, 1)
+            noise = th.randn(mean_rep.shape, generator=generator, device=self.device)
+            gaussian_actions = mean_rep + log_std_rep.exp() * noise
+            distribution = SquashedDiagGaussianDistribution(mean_rep.shape[1]).proba_distribution(mean_rep, log_std_rep)
+            log_prob = distribution.log_prob(th.tanh(gaussian_actions), gaussian_actions)  # (S*n,)
+            next_q = th.cat(self.critic(next_obs.repeat(n_action_samples, 1), th.tanh(gaussian_actions)), dim=1)
+            soft_q = next_q.min(dim=1)[0] - self._current_ent_coef() * log_prob  # (S*n,)
+            next_v = soft_q.reshape(n_action_samples, n).mean(dim=0).reshape(-1, 1)  # (n, 1)
+            reward = q - (1.0 - done) * self.gamma * next_v
+        return reward.reshape(-1).cpu().numpy()
+
+    # ------------------------------------------------------------------------------------------------------
+    # Saving
+    # ------------------------------------------------------------------------------------------------------
+
+    def _excluded_save_params(self) -> list[str]:
+        # The demonstrations and the expert buffer never go into the zip (load() works without them)
+        return [
+            *super()._excluded_save_params(),
+            "actor",
+            "critic",
+            "critic_target",
+            "demonstrations",
+            "expert_buffer",
+            "_train_stats",
+            "_actor_params",
+        ]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts = ["policy", "actor.optimizer", "critic.optimizer"]
+        if self.ent_coef_optimizer is not None:
+            saved_pytorch_variables = ["log_ent_coef"]
+            state_dicts.append("ent_coef_optimizer")
+        else:
+            saved_pytorch_variables = ["ent_coef_tensor"]
+        return state_dicts, saved_pytorch_variables

@@ -1,0 +1,195 @@
+"""Behaviour of LSIQ and IQLearn as SB3 algorithms: training, options, logging, the reward, VecEnvs."""
+
+import csv
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecNormalize
+
+from sb3_lsiq import LSIQ, IQLearn, load_demonstrations
+from sb3_lsiq.common.expert_buffer import ExpertBuffer, normalize_observations
+from sb3_lsiq.common.losses import q_bounds
+from tests.conftest import random_demonstrations
+
+ALGOS = [LSIQ, IQLearn]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_learn_and_predict_shapes(algo, pendulum_demos, small_kwargs):
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    model.learn(200)
+    assert model._n_updates > 0
+    obs = np.zeros((5, 3), dtype=np.float32)
+    actions, _ = model.predict(obs, deterministic=True)
+    assert actions.shape == (5, 1) and np.all(np.abs(actions) <= 2.0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(loss_type="least_squares", expert_term="bootstrap", policy_term="value_policy", q_loss="huber"),
+        dict(loss_type="least_squares", policy_term="q_old_policy", treat_absorbing=False, target_clipping=False),
+        dict(loss_type="iq", expert_term="fix", policy_term="v0", regularizer="expert"),
+        dict(loss_type="iq", expert_term="bootstrap", policy_term="value_q_old_policy"),
+        dict(ent_coef="auto_0.1", policy_kwargs=dict(net_arch=[32, 32], n_critics=2)),
+        dict(q_max=50.0),
+    ],
+)
+def test_lsiq_options_train(options, pendulum_demos, small_kwargs):
+    kwargs = {**small_kwargs, **options}
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **kwargs)
+    model.learn(150)
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(policy_term="v0", regularizer="expert", gradient_penalty=1.0),
+        dict(policy_term="value_expert", treat_absorbing=True, policy_kwargs=dict(net_arch=[32, 32], n_critics=2)),
+        dict(ent_coef="auto", regularizer="off"),
+    ],
+)
+def test_iqlearn_options_train(options, pendulum_demos, small_kwargs):
+    model = IQLearn("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **{**small_kwargs, **options})
+    model.learn(150)
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+
+
+def test_q_bounds_are_derived_from_c_and_gamma(pendulum_demos):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, reg_mult=2.0, gamma=0.95)
+    assert model._target_clip_bounds() == pytest.approx(q_bounds(2.0, 0.95))
+    assert q_bounds(2.0, 0.95) == pytest.approx((-10.0, 10.0))
+    assert LSIQ("MlpPolicy", "Pendulum-v1", q_max=5.0)._target_clip_bounds() == (-5.0, 5.0)
+    assert LSIQ("MlpPolicy", "Pendulum-v1", target_clipping=False)._target_clip_bounds() == (None, None)
+
+
+def test_separate_learning_rates_and_schedules(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, learning_rate=1e-3,
+                 actor_learning_rate=lambda progress: 1e-4 * (0.5 + 0.5 * progress), **small_kwargs)  # fmt: skip
+    assert model.critic.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert model.actor.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+    model.learn(200)
+    assert model.critic.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert 5e-5 <= model.actor.optimizer.param_groups[0]["lr"] < 1e-4  # the actor's schedule decayed
+
+
+def test_actor_warmup_freezes_the_actor(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, actor_learning_starts=10_000, **small_kwargs)
+    before = [p.detach().clone() for p in model.actor.parameters()]
+    critic_before = [p.detach().clone() for p in model.critic.parameters()]
+    model.learn(200)
+    assert all(th.equal(a, b) for a, b in zip(before, model.actor.parameters()))
+    assert not all(th.equal(a, b) for a, b in zip(critic_before, model.critic.parameters()))
+
+
+def test_expert_actions_are_scaled_like_the_replay_buffer(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    model.learn(100)
+    expected = model.policy.scale_action(pendulum_demos.actions)
+    np.testing.assert_allclose(model.expert_buffer.actions.cpu().numpy(), expected, atol=1e-6)
+    assert model.expert_buffer.actions.abs().max() <= 1.0
+
+
+def test_expert_batches_hold_distinct_transitions():
+    demos = load_demonstrations(random_demonstrations(n=1000))
+    env = gym.make("Pendulum-v1")
+    buffer = ExpertBuffer(demos, env.observation_space, env.action_space)
+    for _ in range(3):  # three passes over the demonstrations
+        seen = []
+        for _ in range(10):
+            batch = buffer.sample(100)
+            assert len(th.unique(batch.observations, dim=0)) == 100  # no repeat inside a batch
+            seen.append(batch.observations)
+        assert len(th.unique(th.cat(seen), dim=0)) == 1000  # one pass visits every transition once
+
+
+def test_vec_normalize_expert_observations_match_the_agent(pendulum_demos, small_kwargs):
+    venv = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0), norm_obs=True, norm_reward=False)
+    model = LSIQ("MlpPolicy", venv, demonstrations=pendulum_demos, **small_kwargs)
+    model.learn(300)
+    assert model._vec_normalize_env is venv
+    raw = pendulum_demos.observations[:50]
+    ours = normalize_observations(th.as_tensor(raw), venv).numpy()
+    np.testing.assert_allclose(ours, venv.normalize_obs(raw), rtol=1e-5, atol=1e-5)
+    # and the sampled expert rows are normalised with the live statistics
+    th.manual_seed(0)
+    sample = model.expert_buffer.sample(32, venv)
+    assert sample.observations.abs().max() <= venv.clip_obs
+    assert not th.allclose(sample.observations, model.expert_buffer.observations[: len(sample.observations)])
+
+
+def test_multi_env_training(pendulum_demos, small_kwargs):
+    model = IQLearn("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=3, seed=1), demonstrations=pendulum_demos, **small_kwargs)
+    model.learn(300)
+    assert model.num_timesteps >= 300 and model._n_updates > 0
+
+
+def test_logs_hold_the_imitation_diagnostics(tmp_path, pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    model.learn(600, log_interval=1)
+    with open(tmp_path / "progress.csv") as file:
+        rows = list(csv.DictReader(file))
+    keys = set(rows[-1])
+    for key in ("train/critic_loss", "train/actor_loss", "train/ent_coef", "train/n_updates", "train/learning_rate",
+                "train/actor_learning_rate", "train/q_expert", "train/q_policy", "train/reward_expert",
+                "train/reward_policy", "train/chi2_regularizer", "train/regularizer", "train/expert_loss",
+                "train/policy_loss", "train/entropy"):  # fmt: skip
+        assert key in keys, key
+    assert float(rows[-1]["train/n_updates"]) > 0
+    assert np.isfinite(float(rows[-1]["train/q_expert"]))
+
+
+def test_absorbing_q_is_logged_only_when_absorbing_rows_exist(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    model.learn(100)
+    recorded = model._train_stats.flush(model.logger)
+    assert "train/q_absorbing" not in recorded  # Pendulum never terminates: no NaN is logged
+    model._train_stats.add_ratio("train/q_absorbing", th.tensor(6.0), th.tensor(2.0))
+    assert model._train_stats.flush(model.logger)["train/q_absorbing"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_predict_reward(algo, pendulum_demos, small_kwargs):
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    model.learn(300)
+    d = pendulum_demos
+    rng_state = th.get_rng_state()
+    reward = model.predict_reward(d.observations[:20], d.actions[:20], d.next_observations[:20], np.zeros(20))
+    assert reward.shape == (20,) and reward.dtype == np.float32
+    assert th.equal(rng_state, th.get_rng_state())  # the training RNG is untouched
+    again = model.predict_reward(d.observations[:20], d.actions[:20], d.next_observations[:20], np.zeros(20))
+    np.testing.assert_array_equal(reward, again)
+    # absorbing transitions: r = Q(s, a) exactly
+    absorbing = model.predict_reward(d.observations[:20], d.actions[:20], d.next_observations[:20], np.ones(20))
+    with th.no_grad():
+        obs = th.as_tensor(d.observations[:20])
+        act = th.as_tensor(model.policy.scale_action(d.actions[:20]))
+        q = th.cat(model.critic(obs, act), dim=1).min(dim=1)[0].numpy()
+    np.testing.assert_allclose(absorbing, q, rtol=1e-5, atol=1e-5)
+    # and r = Q(s, a) - gamma V(s') with V(s') estimated by the policy
+    assert not np.allclose(reward, absorbing)
+    with pytest.raises(ValueError, match="disagree in length"):
+        model.predict_reward(d.observations[:3], d.actions[:2], d.next_observations[:3], np.zeros(3))
+
+
+def test_same_seed_gives_identical_parameters(pendulum_demos, small_kwargs):
+    params = []
+    for _ in range(2):
+        model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=7, **small_kwargs)
+        model.learn(300)
+        params.append([p.detach().clone() for p in model.policy.parameters()])
+    assert all(th.equal(a, b) for a, b in zip(*params))
+    other = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=8, **small_kwargs)
+    other.learn(300)
+    assert not all(th.equal(a, b) for a, b in zip(params[0], other.policy.parameters()))
+
+
+def test_gymnasium_env_instance_and_time_limit(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", gym.make("Pendulum-v1"), demonstrations=pendulum_demos, **small_kwargs)
+    assert model._episode_time_limit() == 200
