@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[test]"
+	# imitation 1.0.1 pins SB3 2.2.1; on the SB3 2.9 stack it installs without its pins (its data types, rollout
+	# and serialize work there), so the tests convert real imitation objects
+	$(PY) -m pip install --quiet --no-deps imitation==1.0.1
 	touch $@
 
 install: $(VENV)/.installed

@@ -6,6 +6,7 @@ rule is applied in exactly one place. imitation and HF ``datasets`` are imported
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -209,7 +210,7 @@ def _read_path(path: Path, rule: EpisodeEndRule) -> Demonstrations:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
         demos = _read_mapping(arrays, rule)
-        return Demonstrations(**{**demos.__dict__, "metadata": {**demos.metadata, "path": str(path)}})
+        return dataclasses.replace(demos, metadata={**demos.metadata, "path": str(path)})
     raise ValueError(f"Unsupported demonstration file '{path}': expected a .npz file or an imitation dataset folder.")
 
 
@@ -298,7 +299,7 @@ def _read_hf_disk(path: Path, rule: EpisodeEndRule) -> Demonstrations:
         ) from error
     dataset = datasets.load_from_disk(str(path))
     demos = _read_hf_dataset(dataset, rule)
-    return Demonstrations(**{**demos.__dict__, "metadata": {**demos.metadata, "path": str(path)}})
+    return dataclasses.replace(demos, metadata={**demos.metadata, "path": str(path)})
 
 
 def _read_hf_dataset(dataset: Any, rule: EpisodeEndRule) -> Demonstrations:

@@ -1,0 +1,22 @@
+"""The README's main job runs end to end (on a tiny budget) and writes what it promises."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pendulum_quickstart_writes_model_and_curve(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "pendulum_quickstart.py"), "--steps", "4000", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "expert-normalised return" in result.stdout
+    assert (tmp_path / "lsiq_pendulum.zip").stat().st_size > 0
+    png = (tmp_path / "learning_curve.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
