@@ -11,7 +11,7 @@ def test_packaged_pendulum_entry_builds_a_model():
     assert raw["n_timesteps"] == 20_000
     kwargs = algorithm_kwargs("lsiq", "Pendulum-v1")
     assert not set(kwargs) & ZOO_ONLY_KEYS
-    assert kwargs["policy_kwargs"] == {"net_arch": [128, 128]}
+    assert kwargs["reg_mult"] == 2.0
     model = LSIQ("MlpPolicy", "Pendulum-v1", **kwargs)
     assert model.actor.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
     assert model.lr_schedule(0.5) == pytest.approx(5e-4)  # "lin_1e-3" decays linearly

@@ -1,0 +1,44 @@
+"""Environment steps per second of LSIQ and IQ-Learn on Pendulum-v1, one torch thread, one update per env step.
+
+    python scripts/pendulum_throughput.py [--steps 5000] [--repeats 3]
+
+Measures the training phase only (after learning_starts), for the packaged Pendulum hyperparameters (128x128
+networks) and for the class defaults (256x256 networks, batch 256 policy + 256 expert); prints the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch as th
+
+from sb3_lsiq import LSIQ, IQLearn
+from sb3_lsiq.common.hyperparams import algorithm_kwargs
+from sb3_lsiq.data import pendulum_demonstrations
+
+
+def steps_per_second(algo: type, kwargs: dict, steps: int, seed: int) -> float:
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demonstrations(5), seed=seed, **kwargs)
+    model.learn(model.learning_starts + 1)  # fill the buffer first: time the training phase only
+    start = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=5_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    th.set_num_threads(1)
+    for name, algo in (("lsiq", LSIQ), ("iqlearn", IQLearn)):
+        for label, kwargs in (("packaged hyperparams", algorithm_kwargs(name, "Pendulum-v1")), ("class defaults", {})):
+            rates = [steps_per_second(algo, kwargs, args.steps, seed) for seed in range(args.repeats)]
+            print(f"{name:8s} {label:21s} median {statistics.median(rates):6.1f} env steps/s  (runs: "
+                  f"{', '.join(f'{r:.1f}' for r in rates)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
