@@ -44,7 +44,9 @@ def main() -> None:
     print(f"{demos.n_episodes} expert episodes ({demos.n_transitions} transitions); expert return {expert_return:.1f}, "
           f"random return {random_return:.1f}")  # fmt: skip
 
-    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=demos, seed=args.seed, **algorithm_kwargs("lsiq", "Pendulum-v1"))
+    # the packaged rl-zoo3 entry, with the episodes chosen above instead of the entry's own demonstration budget
+    kwargs = {**algorithm_kwargs("lsiq", "Pendulum-v1"), "demonstrations": demos, "n_demo_episodes": None}
+    model = LSIQ("MlpPolicy", "Pendulum-v1", seed=args.seed, **kwargs)
     eval_env = Monitor(gym.make("Pendulum-v1"))
     evaluation = EvalCallback(eval_env, eval_freq=2_000, n_eval_episodes=5, log_path=str(args.output), verbose=0)
     model.learn(args.steps, callback=evaluation, progress_bar=True)

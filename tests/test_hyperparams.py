@@ -13,6 +13,8 @@ def test_packaged_pendulum_entry_builds_a_model():
     assert not set(kwargs) & ZOO_ONLY_KEYS
     assert kwargs["reg_mult"] == 2.0
     model = LSIQ("MlpPolicy", "Pendulum-v1", **kwargs)
+    model.learn(2)  # the entry's packaged demonstrations resolve from any working directory
+    assert model.expert_buffer is not None and model.expert_buffer.n_transitions == 5 * 200
     assert model.actor.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
     assert model.lr_schedule(0.5) == pytest.approx(5e-4)  # "lin_1e-3" decays linearly
 
@@ -36,3 +38,17 @@ def test_policy_kwargs_strings_are_evaluated_like_rl_zoo3(tmp_path, monkeypatch)
     (tmp_path / "lsiq.yml").write_text('X-v0:\n  policy_kwargs: "dict(net_arch=[8], activation_fn=nn.Tanh)"\n')
     monkeypatch.setattr("sb3_lsiq.common.hyperparams.hyperparams_dir", lambda: tmp_path)
     assert algorithm_kwargs("lsiq", "X-v0")["policy_kwargs"] == {"net_arch": [8], "activation_fn": nn.Tanh}
+
+
+@pytest.mark.parametrize("algo", ["lsiq", "iqlearn"])
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5"])
+def test_every_entry_builds_its_algorithm(algo, env_id):
+    """Each entry's keys are constructor arguments with valid values (the model is built without an env)."""
+    from sb3_lsiq.zoo import ZOO_ALGORITHMS
+
+    raw = load_hyperparams(algo, env_id)
+    assert raw["policy"] == "MlpPolicy" and raw["n_timesteps"] > 0
+    assert raw["demonstrations"] == f"sb3_lsiq:{env_id}"
+    kwargs = algorithm_kwargs(algo, env_id)
+    model = ZOO_ALGORITHMS[algo]("MlpPolicy", "Pendulum-v1", **kwargs)  # any Box env checks the values
+    assert model.gamma == kwargs.get("gamma", 0.99)

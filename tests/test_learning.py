@@ -46,7 +46,8 @@ class ScoreEvaluator(BaseCallback):
 def test_learns_pendulum_from_five_expert_episodes(algo, seed, pendulum_demos):
     assert pendulum_demos.n_episodes == 5
     kwargs = algorithm_kwargs(algo, "Pendulum-v1")  # the packaged hyperparameter file, as rl-zoo3 uses it
-    model = ALGOS[algo]("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=seed, **kwargs)
+    assert kwargs["demonstrations"] == "sb3_lsiq:Pendulum-v1" and kwargs["n_demo_episodes"] == 5
+    model = ALGOS[algo]("MlpPolicy", "Pendulum-v1", seed=seed, **kwargs)
     evaluator = ScoreEvaluator(pendulum_demos.metadata["mean_return"], pendulum_demos.metadata["random_mean_return"], seed)
     model.learn(STEPS, callback=evaluator)
     curve = ", ".join(f"{(i + 1) * EVAL_EVERY}: {s:.2f}" for i, s in enumerate(evaluator.scores))

@@ -43,6 +43,10 @@ def read_any(source: Any, rule: EpisodeEndRule) -> Demonstrations:
     """Dispatch on the kind of ``source``; raises TypeError naming the supported kinds."""
     if isinstance(source, Demonstrations):
         return source
+    if isinstance(source, str) and source.startswith("sb3_lsiq:"):
+        from sb3_lsiq.data import packaged_dataset_path  # lazy: the data module imports this one
+
+        return _read_path(packaged_dataset_path(source), rule)
     if isinstance(source, (str, Path)):
         return _read_path(Path(source).expanduser(), rule)
     if _is_hf_dataset(source):
@@ -216,7 +220,7 @@ def _read_path(path: Path, rule: EpisodeEndRule) -> Demonstrations:
 
 def _read_mapping(data: Mapping[str, Any], rule: EpisodeEndRule) -> Demonstrations:
     keys = set(data.keys())
-    if {"obs", "next_obs", "terminated", "truncated"} <= keys:
+    if {"obs", "terminated", "truncated"} <= keys and keys & {"next_obs", "boundary_next_obs"}:
         return _read_native(data)
     if {"states", "next_states"} <= keys:
         return _read_reference(data)
@@ -239,14 +243,31 @@ def _read_native(data: Mapping[str, Any]) -> Demonstrations:
     if "metadata" in data:
         metadata = json.loads(str(np.asarray(data["metadata"])))
     returns = data.get("episode_returns")
+    observations = _float32(_check_obs(data["obs"], "obs"))
+    if "next_obs" in data:
+        next_observations = _float32(data["next_obs"])
+    else:
+        # Compact layout (format 2): inside an episode s'_t = s_{t+1}; only boundary rows store s' explicitly
+        boundary = terminated | truncated
+        boundary[-1] = True
+        boundary_next_obs = _float32(data["boundary_next_obs"])
+        if len(boundary_next_obs) != int(boundary.sum()):
+            raise ValueError(
+                f"Native demonstrations: boundary_next_obs has {len(boundary_next_obs)} rows but there are "
+                f"{int(boundary.sum())} episode boundaries (terminated | truncated, plus the last row)."
+            )
+        next_observations = np.empty_like(observations)
+        next_observations[:-1] = observations[1:]
+        next_observations[boundary] = boundary_next_obs
     return Demonstrations(
-        observations=_float32(_check_obs(data["obs"], "obs")),
+        observations=observations,
         actions=_float32(data["acts"]) if "acts" in data else None,
-        next_observations=_float32(data["next_obs"]),
+        next_observations=next_observations,
         terminated=terminated,
         episode_ends=terminated | truncated,
         episode_returns=np.asarray(returns, dtype=np.float64) if returns is not None else None,
         metadata=metadata,
+        rewards=np.asarray(data["rews"], dtype=np.float32).reshape(-1) if "rews" in data else None,
     )
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 EPISODE_END_RULES = ("auto", "terminated", "truncated")
-NATIVE_FORMAT_VERSION = 1
+NATIVE_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class Demonstrations:
         shape (N,)
     :param episode_returns: undiscounted return of each complete episode when known, shape (n_episodes,)
     :param metadata: free-form provenance (env id, expert, seed, ...), JSON-serialisable
+    :param rewards: the environment reward of each transition when recorded, shape (N,); never used for
+        training (the algorithms recover their own reward), kept for datasets and analysis
     """
 
     observations: np.ndarray
@@ -61,9 +63,12 @@ class Demonstrations:
     episode_ends: np.ndarray
     episode_returns: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    rewards: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.observations)
+        if self.rewards is not None and len(self.rewards) != n:
+            raise ValueError(f"Demonstrations.rewards has {len(self.rewards)} rows, observations has {n}")
         for name in ("next_observations", "terminated", "episode_ends"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Demonstrations.{name} has {len(getattr(self, name))} rows, observations has {n}")
@@ -108,32 +113,50 @@ class Demonstrations:
             episode_ends=self.episode_ends[:stop],
             episode_returns=returns,
             metadata={**self.metadata, "selected_episodes": n_episodes},
+            rewards=self.rewards[:stop] if self.rewards is not None else None,
         )
 
     def without_actions(self) -> Demonstrations:
         """The same transitions with the actions dropped (learning from observations)."""
         return Demonstrations(
             self.observations, None, self.next_observations, self.terminated, self.episode_ends,
-            self.episode_returns, dict(self.metadata),
+            self.episode_returns, dict(self.metadata), self.rewards,
         )  # fmt: skip
 
+    def boundary_rows(self) -> np.ndarray:
+        """Rows whose next observation is not the next row's observation: episode ends and the last row."""
+        boundary = self.episode_ends.copy()
+        if self.n_transitions:
+            boundary[-1] = True
+        return boundary
+
     def save(self, path: str | Path) -> Path:
-        """Write the native compressed ``.npz`` format (see the README); returns the path written."""
+        """Write the native compressed ``.npz`` format (see the README); returns the path written.
+
+        When every in-episode ``next_obs`` row equals the following ``obs`` row (recorded episodes), only the
+        episode-boundary next observations are stored (``boundary_next_obs``), which halves the file.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         arrays: dict[str, Any] = {
             "format_version": np.array(NATIVE_FORMAT_VERSION),
             "obs": self.observations,
-            "next_obs": self.next_observations,
             "terminated": self.terminated,
             "truncated": self.episode_ends & ~self.terminated,
             "metadata": np.array(json.dumps(self.metadata)),
         }
+        boundary = self.boundary_rows()
+        if np.array_equal(self.next_observations[:-1][~boundary[:-1]], self.observations[1:][~boundary[:-1]]):
+            arrays["boundary_next_obs"] = self.next_observations[boundary]
+        else:
+            arrays["next_obs"] = self.next_observations
         if self.actions is not None:
             arrays["acts"] = self.actions
         if self.episode_returns is not None:
             arrays["episode_returns"] = self.episode_returns
+        if self.rewards is not None:
+            arrays["rews"] = self.rewards
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **arrays)
         return path

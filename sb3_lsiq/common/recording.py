@@ -28,7 +28,7 @@ def record_episodes(
     :param metadata: provenance stored with the demonstrations (episode returns and lengths are added)
     :return: the episodes, with actions in the env's scale
     """
-    observations, actions, next_observations, terminated_rows, end_rows, returns = [], [], [], [], [], []
+    observations, actions, next_observations, rewards, terminated_rows, end_rows, returns = [], [], [], [], [], [], []
     lengths, terminations = [], []
     for episode in range(n_episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -40,6 +40,7 @@ def record_episodes(
             observations.append(obs)
             actions.append(action)
             next_observations.append(next_obs)
+            rewards.append(float(reward))
             terminated_rows.append(bool(terminated))
             end_rows.append(done)
             episode_return += float(reward)
@@ -66,6 +67,7 @@ def record_episodes(
         episode_ends=np.asarray(end_rows, dtype=bool),
         episode_returns=np.asarray(returns, dtype=np.float64),
         metadata=info,
+        rewards=np.asarray(rewards, dtype=np.float32),
     )
 
 
