@@ -2,8 +2,9 @@
 
     python scripts/pendulum_throughput.py [--steps 5000] [--repeats 3]
 
-Measures the training phase only (after learning_starts), for the packaged Pendulum hyperparameters (128x128
-networks) and for the class defaults (256x256 networks, batch 256 policy + 256 expert); prints the median.
+Measures the training phase only (after learning_starts), for the packaged Pendulum hyperparameters (LSIQ
+256x256 networks, IQ-Learn 128x128) and for the class defaults (256x256 networks, batch 256 policy + 256 expert);
+prints the median.
 SB3's SAC with its defaults (256x256, batch 256) is timed the same way as the yardstick.
 """
 

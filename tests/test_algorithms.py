@@ -18,6 +18,7 @@ from tests.conftest import random_demonstrations
 ALGOS = [LSIQ, IQLearn]
 
 
+@pytest.mark.stack_smoke
 @pytest.mark.parametrize("algo", ALGOS)
 def test_learn_and_predict_shapes(algo, pendulum_demos, small_kwargs):
     model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
@@ -108,6 +109,7 @@ def test_expert_batches_hold_distinct_transitions():
         assert len(th.unique(th.cat(seen), dim=0)) == 1000  # one pass visits every transition once
 
 
+@pytest.mark.stack_smoke
 def test_vec_normalize_expert_observations_match_the_agent(pendulum_demos, small_kwargs):
     venv = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0), norm_obs=True, norm_reward=False)
     model = LSIQ("MlpPolicy", venv, demonstrations=pendulum_demos, **small_kwargs)
@@ -154,6 +156,7 @@ def test_absorbing_q_is_logged_only_when_absorbing_rows_exist(pendulum_demos, sm
     assert model._train_stats.flush(model.logger)["train/q_absorbing"] == pytest.approx(3.0)
 
 
+@pytest.mark.stack_smoke
 @pytest.mark.parametrize("algo", ALGOS)
 def test_predict_reward(algo, pendulum_demos, small_kwargs):
     model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
@@ -178,6 +181,7 @@ def test_predict_reward(algo, pendulum_demos, small_kwargs):
         model.predict_reward(d.observations[:3], d.actions[:2], d.next_observations[:3], np.zeros(3))
 
 
+@pytest.mark.stack_smoke
 def test_same_seed_gives_identical_parameters(pendulum_demos, small_kwargs):
     params = []
     for _ in range(2):

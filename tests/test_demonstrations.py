@@ -8,6 +8,7 @@ import pytest
 from sb3_lsiq import Demonstrations, load_demonstrations
 
 types = pytest.importorskip("imitation.data.types")
+pytestmark = pytest.mark.stack_smoke  # also run on imitation's pinned stack
 
 OBS_DIM, ACT_DIM = 3, 1
 

@@ -11,6 +11,8 @@ import torch as th
 
 from sb3_lsiq import LSIQ, IQLearn
 
+pytestmark = pytest.mark.stack_smoke  # also run on imitation's pinned stack
+
 
 @pytest.mark.parametrize(("algo", "extra"), [(LSIQ, {}), (IQLearn, {}), (LSIQ, {"ent_coef": "auto"})])
 def test_save_load_reproduces_predictions(tmp_path, pendulum_demos, small_kwargs, algo, extra):

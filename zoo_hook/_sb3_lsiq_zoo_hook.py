@@ -7,9 +7,10 @@ default ``--conf-file`` of the package's algorithms). A failure to register is a
 rl-zoo3 keeps working.
 """
 
-import importlib.abc
 import sys
-import warnings
+
+# No importlib.abc base classes: importing importlib.abc costs tens of milliseconds at every interpreter start,
+# and the import system only needs find_spec / create_module / exec_module.
 
 # Module imported by rl-zoo3 -> function of sb3_lsiq.zoo.registration run right after it
 _REGISTRATIONS = {
@@ -19,7 +20,7 @@ _REGISTRATIONS = {
 }
 
 
-class _RegisteringLoader(importlib.abc.Loader):
+class _RegisteringLoader:
     def __init__(self, loader, registration):
         self._loader = loader
         self._registration = registration
@@ -34,13 +35,15 @@ class _RegisteringLoader(importlib.abc.Loader):
 
             getattr(registration, self._registration)(module)
         except Exception as error:  # never break rl-zoo3
+            import warnings
+
             warnings.warn(f"sb3-lsiq could not register its algorithms with rl-zoo3: {error!r}", stacklevel=2)
 
     def __getattr__(self, name):  # get_code, get_source, ... of the wrapped loader
         return getattr(self._loader, name)
 
 
-class _ZooFinder(importlib.abc.MetaPathFinder):
+class _ZooFinder:
     def find_spec(self, fullname, path, target=None):
         if fullname not in _REGISTRATIONS:
             return None

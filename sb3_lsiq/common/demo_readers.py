@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,8 @@ def read_any(source: Any, rule: EpisodeEndRule) -> Demonstrations:
         return _assemble([_trajectory_episode(traj) for traj in source], rule, {"source": "trajectories"})
     if isinstance(source, Sequence) and len(source) == 0:
         raise ValueError("The demonstrations are empty: an empty sequence of trajectories was given.")
+    if isinstance(source, Iterable):  # imitation's "iterable of transition batches" (e.g. a DataLoader)
+        return _read_transitions(_concatenate_batches(source), rule)
     raise TypeError(f"Unsupported demonstrations of type {type(source).__name__}; expected {SUPPORTED_INPUTS}.")
 
 
@@ -154,6 +156,29 @@ def _trajectory_episode(traj: Any) -> _Episode:
         recorded_truncated=_recorded_truncation(traj.infos, -1) if traj.terminal else None,
         episode_return=float(np.sum(rews)) if rews is not None else None,
     )
+
+
+def _concatenate_batches(batches: Iterable[Any]) -> dict[str, Any]:
+    """One transition mapping from batches of mappings (arrays or tensors), in iteration order.
+
+    Episodes are split at the ``dones`` rows as they come: pass ordered batches (shuffled batches lose the
+    episode structure, so set ``demo_episode_end`` explicitly for them).
+    """
+    columns: dict[str, list[Any]] = {}
+    for batch in batches:
+        if not isinstance(batch, Mapping) or "obs" not in batch:
+            raise TypeError(
+                f"Unsupported demonstrations: an iterable whose items are {type(batch).__name__}, not transition "
+                f"mappings with obs/acts/next_obs/dones; expected {SUPPORTED_INPUTS}."
+            )
+        for key, value in batch.items():
+            if key == "infos":
+                columns.setdefault(key, []).extend(value)
+            else:
+                columns.setdefault(key, []).append(np.asarray(value.cpu() if hasattr(value, "cpu") else value))
+    if not columns:
+        raise ValueError("The demonstrations are empty: the iterable of transition batches yielded nothing.")
+    return {key: (values if key == "infos" else np.concatenate(values)) for key, values in columns.items()}
 
 
 def _read_transitions(transitions: Any, rule: EpisodeEndRule) -> Demonstrations:

@@ -435,9 +435,29 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         """
         obs = th.as_tensor(np.asarray(observations, dtype=np.float32), device=self.device)
         next_obs = th.as_tensor(np.asarray(next_observations, dtype=np.float32), device=self.device)
-        scaled = self.policy.scale_action(np.asarray(actions, dtype=np.float32))
-        act = th.as_tensor(scaled, device=self.device)
-        done = th.as_tensor(np.asarray(dones, dtype=np.float32), device=self.device).reshape(-1, 1)  # (n, 1)
+        act = th.as_tensor(np.asarray(actions, dtype=np.float32), device=self.device)
+        done = th.as_tensor(np.asarray(dones, dtype=np.float32), device=self.device)
+        return self.implicit_reward(obs, act, next_obs, done, n_action_samples, seed).cpu().numpy()
+
+    def implicit_reward(
+        self,
+        observations: th.Tensor,
+        actions: th.Tensor,
+        next_observations: th.Tensor,
+        dones: th.Tensor,
+        n_action_samples: int = 16,
+        seed: int = 0,
+    ) -> th.Tensor:
+        """:meth:`predict_reward` on tensors (on the model's device), without gradients; actions in the env's scale.
+
+        :return: the reward, shape (n,)
+        """
+        obs, next_obs = observations.float(), next_observations.float()
+        assert isinstance(self.action_space, spaces.Box)
+        low = th.as_tensor(self.action_space.low, dtype=th.float32, device=self.device)
+        high = th.as_tensor(self.action_space.high, dtype=th.float32, device=self.device)
+        act = 2.0 * (actions.float() - low) / (high - low) - 1.0  # env scale -> [-1, 1], as policy.scale_action
+        done = dones.float().reshape(-1, 1)  # (n, 1)
         n = obs.shape[0]
         if not (len(act) == len(next_obs) == len(done) == n):
             raise ValueError(
@@ -447,18 +467,22 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         generator = th.Generator(device=self.device).manual_seed(seed)
         with th.no_grad():
             q = th.cat(self.critic(obs, act), dim=1).min(dim=1, keepdim=True)[0]  # (n, 1)
-            mean, log_std, _ = self.actor.get_action_dist_params(next_obs)  # (n, A) each
-            # Repeat the n next states n_action_samples times: row j * n + i is sample j of state i
-            mean_rep, log_std_rep = mean.repeat(n_action_samples, 1), log_std.repeat(n_action_samples, 1)
-            noise = th.randn(mean_rep.shape, generator=generator, device=self.device)
-            gaussian_actions = mean_rep + log_std_rep.exp() * noise
-            distribution = SquashedDiagGaussianDistribution(mean_rep.shape[1]).proba_distribution(mean_rep, log_std_rep)
-            log_prob = distribution.log_prob(th.tanh(gaussian_actions), gaussian_actions)  # (S*n,)
-            next_q = th.cat(self.critic(next_obs.repeat(n_action_samples, 1), th.tanh(gaussian_actions)), dim=1)
-            soft_q = next_q.min(dim=1)[0] - self._current_ent_coef() * log_prob  # (S*n,)
-            next_v = soft_q.reshape(n_action_samples, n).mean(dim=0).reshape(-1, 1)  # (n, 1)
-            reward = q - (1.0 - done) * self.gamma * next_v
-        return reward.reshape(-1).cpu().numpy()
+            reward = q - (1.0 - done) * self.gamma * self._soft_value(next_obs, n_action_samples, generator)
+        return reward.reshape(-1)
+
+    def _soft_value(self, states: th.Tensor, n_action_samples: int, generator: th.Generator) -> th.Tensor:
+        """V(s) = E_{a~pi}[Q(s, a) - alpha log pi(a|s)] from ``n_action_samples`` samples, shape (n, 1)."""
+        n = states.shape[0]
+        mean, log_std, _ = self.actor.get_action_dist_params(states)  # (n, A) each
+        # Repeat the n states n_action_samples times: row j * n + i is sample j of state i
+        mean_rep, log_std_rep = mean.repeat(n_action_samples, 1), log_std.repeat(n_action_samples, 1)
+        noise = th.randn(mean_rep.shape, generator=generator, device=self.device)
+        gaussian_actions = mean_rep + log_std_rep.exp() * noise
+        distribution = SquashedDiagGaussianDistribution(mean_rep.shape[1]).proba_distribution(mean_rep, log_std_rep)
+        log_prob = distribution.log_prob(th.tanh(gaussian_actions), gaussian_actions)  # (S*n,)
+        q = th.cat(self.critic(states.repeat(n_action_samples, 1), th.tanh(gaussian_actions)), dim=1)
+        soft_q = q.min(dim=1)[0] - self._current_ent_coef() * log_prob  # (S*n,)
+        return soft_q.reshape(n_action_samples, n).mean(dim=0).reshape(-1, 1)  # (n, 1)
 
     # ------------------------------------------------------------------------------------------------------
     # Saving
