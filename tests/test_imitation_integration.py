@@ -141,4 +141,3 @@ def test_reward_net_equals_predict_reward_and_wraps_a_venv(expert_rollouts):
 def test_trainer_rejects_demonstrations_inside_rl_kwargs():
     with pytest.raises(ValueError, match="not inside rl_kwargs"):
         LSIQTrainer(venv=pendulum_venv(), demonstrations=None, rl_kwargs={"demonstrations": "x.npz"})
-
