@@ -227,3 +227,20 @@ def test_transitions_without_next_obs_are_rejected():
     minimal = types.TransitionsMinimal(obs=np.zeros((3, 3)), acts=np.zeros((3, 1)), infos=np.array([{}] * 3))
     with pytest.raises((ValueError, TypeError)):
         load_demonstrations(minimal)
+
+
+def test_iterables_of_batches_and_of_trajectories():
+    rollout = pytest.importorskip("imitation.data.rollout")
+    trajs = [make_trajectory(5, truncated=False), make_trajectory(7, terminal=False)]
+    from_generator = load_demonstrations(traj for traj in trajs)
+    assert from_generator.n_transitions == 12 and from_generator.terminated.sum() == 1
+    transitions = rollout.flatten_trajectories(trajs)
+    fields = ("obs", "acts", "next_obs", "dones", "infos")
+    batches = [{key: getattr(transitions, key)[i : i + 4] for key in fields} for i in range(0, 12, 4)]
+    from_batches = load_demonstrations(iter(batches))
+    np.testing.assert_array_equal(from_batches.observations, from_generator.observations)
+    np.testing.assert_array_equal(from_batches.terminated, from_generator.terminated)
+    with pytest.raises(TypeError, match="an iterable whose items are int"):
+        load_demonstrations(iter([1, 2]))
+    with pytest.raises(ValueError, match="yielded nothing"):
+        load_demonstrations(iter([]))

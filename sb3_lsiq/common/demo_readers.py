@@ -61,8 +61,11 @@ def read_any(source: Any, rule: EpisodeEndRule) -> Demonstrations:
         return _assemble([_trajectory_episode(traj) for traj in source], rule, {"source": "trajectories"})
     if isinstance(source, Sequence) and len(source) == 0:
         raise ValueError("The demonstrations are empty: an empty sequence of trajectories was given.")
-    if isinstance(source, Iterable):  # imitation's "iterable of transition batches" (e.g. a DataLoader)
-        return _read_transitions(_concatenate_batches(source), rule)
+    if isinstance(source, Iterable):  # a generator of trajectories, or imitation's iterable of transition batches
+        items = list(source)
+        if items and _is_trajectory(items[0]):
+            return _assemble([_trajectory_episode(traj) for traj in items], rule, {"source": "trajectories"})
+        return _read_transitions(_concatenate_batches(items), rule)
     raise TypeError(f"Unsupported demonstrations of type {type(source).__name__}; expected {SUPPORTED_INPUTS}.")
 
 
@@ -273,6 +276,8 @@ def _read_native(data: Mapping[str, Any]) -> Demonstrations:
         next_observations = _float32(data["next_obs"])
     else:
         # Compact layout (format 2): inside an episode s'_t = s_{t+1}; only boundary rows store s' explicitly
+        if len(terminated) == 0:
+            raise ValueError("The demonstrations are empty: the native file holds no transition.")
         boundary = terminated | truncated
         boundary[-1] = True
         boundary_next_obs = _float32(data["boundary_next_obs"])

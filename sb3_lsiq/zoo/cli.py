@@ -40,8 +40,11 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return
+    try:
+        from rl_zoo3.cli import main as zoo_main
+    except ImportError as error:
+        raise SystemExit(f"sb3-lsiq-zoo needs rl-zoo3 ({error}): pip install 'sb3-lsiq[zoo]'") from error
     register()
-    from rl_zoo3.cli import main as zoo_main
 
     script, script_args = argv[0], argv[1:]
     if script == "train":
