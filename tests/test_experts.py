@@ -10,7 +10,7 @@ import pytest
 from sb3_lsiq import load_demonstrations
 from sb3_lsiq.common.demonstrations import Demonstrations
 from sb3_lsiq.data import packaged_dataset_path, packaged_datasets
-from sb3_lsiq.experts.pipeline import train_command
+from sb3_lsiq.experts.pipeline import latest_checkpoint, train_command
 
 EXPERTS = [sys.executable, "-m", "sb3_lsiq.experts"]
 
@@ -128,3 +128,16 @@ def test_native_boundary_rows_must_match(tmp_path, pendulum_demos):
     np.savez(tmp_path / "broken.npz", **arrays)
     with pytest.raises(ValueError, match="boundary_next_obs has 4 rows but there are 5 episode boundaries"):
         load_demonstrations(tmp_path / "broken.npz")
+
+
+def test_resume_finds_the_newest_checkpoint(tmp_path):
+    import os
+
+    for run, steps, mtime in (("Hopper-v5_1", 50_000, 100), ("Hopper-v5_1", 100_000, 200), ("Hopper-v5_2", 50_000, 300)):
+        path = tmp_path / "sac" / run / f"rl_model_{steps}_steps.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        os.utime(path, (mtime, mtime))
+    assert latest_checkpoint(tmp_path, "Hopper-v5") == tmp_path / "sac" / "Hopper-v5_2" / "rl_model_50000_steps.zip"
+    with pytest.raises(FileNotFoundError, match="No checkpoint to resume"):
+        latest_checkpoint(tmp_path, "Walker2d-v5")

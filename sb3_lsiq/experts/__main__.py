@@ -13,7 +13,7 @@ import torch as th
 
 from sb3_lsiq.common.demonstrations import load_demonstrations
 from sb3_lsiq.common.hf_format import save_imitation_format
-from sb3_lsiq.experts.pipeline import evaluate_expert, load_expert, record_dataset, train_command
+from sb3_lsiq.experts.pipeline import evaluate_expert, latest_checkpoint, load_expert, record_dataset, train_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-freq", type=int, default=25_000)
     train.add_argument("--eval-episodes", type=int, default=5)
     train.add_argument("--save-freq", type=int, default=50_000)
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint (pass -n: steps to add)")
 
     for name, help_text in (("evaluate", "deterministic return of a trained expert"), ("record", "record demonstrations")):
         command = commands.add_parser(name, help=help_text)
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {folder} (imitation.data.serialize.load reads it)")
         return
     if args.command == "train":
+        if args.resume:
+            # rl-zoo3 continues a model with -i; no replay buffer is kept with the checkpoints, so it refills
+            extra = ["-i", str(latest_checkpoint(args.log_folder, args.env, args.algo)), *extra]
         command = train_command(
             args.env, args.algo, args.log_folder, args.seed, args.eval_freq, args.eval_episodes, args.save_freq, extra
         )

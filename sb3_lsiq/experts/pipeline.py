@@ -56,6 +56,16 @@ def train_command(
     return command + list(extra_args or [])
 
 
+def latest_checkpoint(log_folder: str | Path, env_id: str, algo: str = "sac") -> Path:
+    """The newest checkpoint (``rl_model_<steps>_steps.zip``) of any rl-zoo3 run of (algo, env) in ``log_folder``."""
+    checkpoints = list(Path(log_folder, algo).glob(f"{env_id}_*/rl_model_*_steps.zip"))
+    if not checkpoints:
+        raise FileNotFoundError(
+            f"No checkpoint to resume: nothing matches {Path(log_folder, algo, env_id)}_*/rl_model_*_steps.zip"
+        )
+    return max(checkpoints, key=lambda path: path.stat().st_mtime)
+
+
 def algorithm_class(algo: str) -> type[BaseAlgorithm]:
     """The class of an rl-zoo3 algorithm name (``sac``, ``tqc``, ...)."""
     try:
