@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,3 +22,16 @@ def test_pendulum_quickstart_writes_model_and_curve(tmp_path):
     assert (tmp_path / "lsiq_pendulum.zip").stat().st_size > 0
     png = (tmp_path / "learning_curve.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_imitation_pipeline_example_prints_its_table():
+    pytest.importorskip("imitation")
+    budget = ["--expert-steps", "300", "--lsiq-steps", "300", "--bc-epochs", "1", "--gail-steps", "2000",
+              "--reward-sac-steps", "300", "--episodes", "2"]  # fmt: skip
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "imitation_pipeline.py"), *budget],
+                            capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    table = lines[lines.index("| policy | return (10 episodes) | expert-normalised | wall time |") + 2 :]
+    names = [row.split("|")[1].strip() for row in table if row.startswith("| ")]
+    assert names == ["expert (SAC)", "LSIQ", "BC", "GAIL", "SAC on LSIQ's reward"]
