@@ -433,10 +433,11 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             shape (n,)
         :return: the reward, shape (n,), float32
         """
-        obs = th.as_tensor(np.asarray(observations, dtype=np.float32), device=self.device)
-        next_obs = th.as_tensor(np.asarray(next_observations, dtype=np.float32), device=self.device)
-        act = th.as_tensor(np.asarray(actions, dtype=np.float32), device=self.device)
-        done = th.as_tensor(np.asarray(dones, dtype=np.float32), device=self.device)
+        # np.array copies: imitation hands out read-only arrays, which torch warns about
+        obs = th.as_tensor(np.array(observations, dtype=np.float32), device=self.device)
+        next_obs = th.as_tensor(np.array(next_observations, dtype=np.float32), device=self.device)
+        act = th.as_tensor(np.array(actions, dtype=np.float32), device=self.device)
+        done = th.as_tensor(np.array(dones, dtype=np.float32), device=self.device)
         return self.implicit_reward(obs, act, next_obs, done, n_action_samples, seed).cpu().numpy()
 
     def implicit_reward(
