@@ -34,6 +34,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from sb3_lsiq.common.evaluation import expert_normalized_score
 from sb3_lsiq.common.hyperparams import algorithm_kwargs
 from sb3_lsiq.common.recording import random_policy_return
+from sb3_lsiq.experts.pipeline import evaluate_expert
 from sb3_lsiq.integrations.imitation import LSIQTrainer
 
 ENV_ID = "Pendulum-v1"
@@ -43,22 +44,6 @@ def make_venv(seed: int) -> DummyVecEnv:
     venv = DummyVecEnv([lambda: RolloutInfoWrapper(gym.make(ENV_ID))])
     venv.seed(seed)
     return venv
-
-
-def evaluate(policy: object, n_episodes: int = 10, seed: int = 10_000) -> tuple[float, float]:
-    """The one evaluation function for every policy: deterministic actions, env seeds seed..seed+n-1."""
-    env = gym.make(ENV_ID)
-    returns = []
-    for episode in range(n_episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        done, total = False, 0.0
-        while not done:
-            action, _ = policy.predict(obs, deterministic=True)  # type: ignore[attr-defined]
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns)), float(np.std(returns))
 
 
 def main() -> None:
@@ -126,7 +111,8 @@ def main() -> None:
     random_return, _ = random_policy_return(gym.make(ENV_ID), n_episodes=100, seed=10_000)
     rows = {"expert (SAC)": expert, "LSIQ": lsiq.policy, "BC": behaviour_cloning.policy, "GAIL": generator,
             "SAC on LSIQ's reward": reward_sac}  # fmt: skip
-    results = {name: evaluate(policy) for name, policy in rows.items()}
+    # one evaluation function for every policy: deterministic actions, env seeds 10000-10009
+    results = {name: evaluate_expert(policy, ENV_ID, n_episodes=10, seed=10_000) for name, policy in rows.items()}
     expert_return = results["expert (SAC)"][0]
     print(f"\n{args.episodes} demonstration episodes, seed {args.seed}; random policy {random_return:.1f}")
     print("| policy | return (10 episodes) | expert-normalised | wall time |")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sb3_lsiq.common.demonstrations import Demonstrations, EpisodeEndRule
+from sb3_lsiq.common.demonstrations import Demonstrations, EpisodeEndRule, boundary_rows
 
 TRUNCATION_INFO_KEY = "TimeLimit.truncated"  # set by SB3's VecEnvs, so present in imitation rollouts with infos
 
@@ -57,13 +57,11 @@ def read_any(source: Any, rule: EpisodeEndRule) -> Demonstrations:
         return _read_mapping(source, rule)
     if all(hasattr(source, name) for name in ("obs", "acts", "dones")):  # imitation Transitions
         return _read_transitions(source, rule)
-    if isinstance(source, Sequence) and len(source) > 0 and _is_trajectory(source[0]):
-        return _assemble([_trajectory_episode(traj) for traj in source], rule, {"source": "trajectories"})
-    if isinstance(source, Sequence) and len(source) == 0:
-        raise ValueError("The demonstrations are empty: an empty sequence of trajectories was given.")
-    if isinstance(source, Iterable):  # a generator of trajectories, or imitation's iterable of transition batches
-        items = list(source)
-        if items and _is_trajectory(items[0]):
+    if isinstance(source, Iterable):  # trajectories (a sequence or a generator), or imitation's transition batches
+        items = source if isinstance(source, Sequence) else list(source)
+        if len(items) == 0:
+            raise ValueError("The demonstrations are empty: the sequence or iterable yielded nothing.")
+        if _is_trajectory(items[0]):
             return _assemble([_trajectory_episode(traj) for traj in items], rule, {"source": "trajectories"})
         return _read_transitions(_concatenate_batches(items), rule)
     raise TypeError(f"Unsupported demonstrations of type {type(source).__name__}; expected {SUPPORTED_INPUTS}.")
@@ -161,7 +159,7 @@ def _trajectory_episode(traj: Any) -> _Episode:
     )
 
 
-def _concatenate_batches(batches: Iterable[Any]) -> dict[str, Any]:
+def _concatenate_batches(batches: Sequence[Any]) -> dict[str, Any]:
     """One transition mapping from batches of mappings (arrays or tensors), in iteration order.
 
     Episodes are split at the ``dones`` rows as they come: pass ordered batches (shuffled batches lose the
@@ -179,8 +177,6 @@ def _concatenate_batches(batches: Iterable[Any]) -> dict[str, Any]:
                 columns.setdefault(key, []).extend(value)
             else:
                 columns.setdefault(key, []).append(np.asarray(value.cpu() if hasattr(value, "cpu") else value))
-    if not columns:
-        raise ValueError("The demonstrations are empty: the iterable of transition batches yielded nothing.")
     return {key: (values if key == "infos" else np.concatenate(values)) for key, values in columns.items()}
 
 
@@ -278,8 +274,7 @@ def _read_native(data: Mapping[str, Any]) -> Demonstrations:
         # Compact layout (format 2): inside an episode s'_t = s_{t+1}; only boundary rows store s' explicitly
         if len(terminated) == 0:
             raise ValueError("The demonstrations are empty: the native file holds no transition.")
-        boundary = terminated | truncated
-        boundary[-1] = True
+        boundary = boundary_rows(terminated | truncated)
         boundary_next_obs = _float32(data["boundary_next_obs"])
         if len(boundary_next_obs) != int(boundary.sum()):
             raise ValueError(

@@ -39,6 +39,14 @@ EPISODE_END_RULES = ("auto", "terminated", "truncated")
 NATIVE_FORMAT_VERSION = 2
 
 
+def boundary_rows(episode_ends: np.ndarray) -> np.ndarray:
+    """Episode ends plus the last row: where s' is stored explicitly in the compact native format, shape (N,)."""
+    boundary = np.array(episode_ends, dtype=bool)  # a copy: the caller's flags stay untouched
+    if len(boundary):
+        boundary[-1] = True
+    return boundary
+
+
 @dataclass(frozen=True)
 class Demonstrations:
     """Expert transitions as contiguous arrays, one row per transition, in episode order.
@@ -125,10 +133,7 @@ class Demonstrations:
 
     def boundary_rows(self) -> np.ndarray:
         """Rows whose next observation is not the next row's observation: episode ends and the last row."""
-        boundary = self.episode_ends.copy()
-        if self.n_transitions:
-            boundary[-1] = True
-        return boundary
+        return boundary_rows(self.episode_ends)
 
     def save(self, path: str | Path) -> Path:
         """Write the native compressed ``.npz`` format (see the README); returns the path written.

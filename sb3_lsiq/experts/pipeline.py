@@ -122,8 +122,9 @@ def load_expert(model: str | Path, env_id: str, algo: str = "sac") -> tuple[Expe
     return ExpertPolicy(loaded, normalizer), model_file
 
 
-def evaluate_expert(expert: ExpertPolicy, env_id: str, n_episodes: int = 10, seed: int = 123) -> tuple[float, float]:
-    """Mean and std of the deterministic return over ``n_episodes`` seeded episodes."""
+def evaluate_expert(expert: Any, env_id: str, n_episodes: int = 10, seed: int = 123) -> tuple[float, float]:
+    """Mean and std of the deterministic return over ``n_episodes`` episodes (env seeds ``seed``, ``seed + 1``, ...)
+    of anything with SB3's ``predict`` (an :class:`ExpertPolicy`, a model or a policy)."""
     demos = record_episodes(expert, gym.make(env_id), n_episodes=n_episodes, seed=seed)
     returns = np.asarray(demos.metadata["episode_returns"])
     return float(returns.mean()), float(returns.std())
