@@ -1,5 +1,6 @@
 """sb3-lsiq: LS-IQ and IQ-Learn imitation learning for Stable-Baselines3."""
 
+import sb3_lsiq.envs  # noqa: F401  (registers the package's small envs, e.g. GoalReach-v0, with gymnasium)
 from sb3_lsiq.common.demonstrations import Demonstrations, load_demonstrations
 from sb3_lsiq.iqlearn import IQLearn
 from sb3_lsiq.lsiq import LSIQ

@@ -197,3 +197,51 @@ def test_same_seed_gives_identical_parameters(pendulum_demos, small_kwargs):
 def test_gymnasium_env_instance_and_time_limit(pendulum_demos, small_kwargs):
     model = LSIQ("MlpPolicy", gym.make("Pendulum-v1"), demonstrations=pendulum_demos, **small_kwargs)
     assert model._episode_time_limit() == 200
+
+
+@pytest.mark.stack_smoke
+@pytest.mark.parametrize("algo", ALGOS)
+def test_each_loss_moves_only_its_own_network(algo, pendulum_demos, small_kwargs):
+    """One update's gradients, recomputed by hand: the critic's is the critic loss's with the sampled actions held
+    fixed, the actor's is the actor loss's against the critic before the update (Q(s, a~) serves both)."""
+    import copy
+
+    from sb3_lsiq.common.losses import IQBatch, soft_bellman_target
+
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=0, **small_kwargs)
+    model.learn(200)
+    replay, expert = model.replay_buffer.sample(16), model.expert_buffer.sample(16)
+    model.replay_buffer.sample = lambda *args, **kwargs: replay
+    model.expert_buffer.sample = lambda *args, **kwargs: expert
+    actor, critic, critic_target = (copy.deepcopy(m) for m in (model.actor, model.critic, model.critic_target))
+
+    th.manual_seed(123)
+    model._gradient_step(16, update_actor=True)
+    critic_grads = [p.grad.clone() for p in model._critic_params]
+    actor_grads = [p.grad.clone() for p in model._actor_params]
+
+    th.manual_seed(123)  # the same draws of a~ (on s) and a' (on s'), in the same order
+    obs = th.cat([replay.observations, expert.observations])
+    actions = th.cat([replay.actions, expert.actions])
+    next_obs = th.cat([replay.next_observations, expert.next_observations])
+    dones = th.cat([replay.dones.reshape(-1, 1), expert.dones])
+    alpha = model._current_ent_coef()
+    sampled, log_prob = actor.action_log_prob(obs)
+    log_prob = log_prob.reshape(-1, 1)
+    with th.no_grad():
+        next_actions, next_log_prob = actor.action_log_prob(next_obs)
+        next_q = th.cat(critic_target(next_obs, next_actions), dim=1).min(dim=1, keepdim=True)[0]
+        next_v = next_q - alpha * next_log_prob.reshape(-1, 1)
+        target = soft_bellman_target(next_v, dones, model.gamma, *model._target_clip_bounds())
+    q_data = th.cat(critic(obs, actions), dim=1)
+    v = th.cat(critic(obs, sampled.detach()), dim=1) - alpha * log_prob.detach()
+    critic_loss = model._critic_loss(IQBatch(q=q_data, v=v, target=target, done=dones, n_policy=16), obs, actions).loss
+    expected_critic = th.autograd.grad(critic_loss, list(critic.parameters()))
+    frozen_q = th.cat(critic(obs, sampled), dim=1).min(dim=1, keepdim=True)[0]
+    actor_loss = (alpha * log_prob - frozen_q).mean()
+    expected_actor = th.autograd.grad(actor_loss, list(actor.parameters()))
+
+    for got, want in zip(critic_grads, expected_critic):
+        th.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    for got, want in zip(actor_grads, expected_actor):
+        th.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)

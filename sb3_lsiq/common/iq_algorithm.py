@@ -58,6 +58,17 @@ class LinearDecay:
         return progress_remaining * self.initial
 
 
+def assign_gradients(params: list[th.Tensor], grads: tuple[th.Tensor | None, ...]) -> None:
+    """Set ``param.grad`` from :func:`torch.autograd.grad` results (replaces zero_grad + backward)."""
+    for param, grad in zip(params, grads):
+        param.grad = grad
+
+
+def optimizer_parameters(optimizer: th.optim.Optimizer) -> list[th.Tensor]:
+    """Every parameter ``optimizer`` updates, in order."""
+    return [param for group in optimizer.param_groups for param in group["params"]]
+
+
 def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
     """Raise a ValueError naming the option and its valid values."""
     if value not in choices:
@@ -199,7 +210,9 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         # Running mean/variance of batch norm layers follow the target update too (as in SAC)
         self.batch_norm_stats = get_parameters_by_name(self.critic, ["running_"])
         self.batch_norm_stats_target = get_parameters_by_name(self.critic_target, ["running_"])
-        self._actor_params = [p for p in self.actor.parameters() if p.requires_grad]
+        # The parameters each optimizer steps (with a shared features extractor, the critic's excludes it, as in SAC)
+        self._actor_params = optimizer_parameters(self.actor.optimizer)
+        self._critic_params = optimizer_parameters(self.critic.optimizer)
 
         if self.target_entropy == "auto":
             # -dim(A), the SAC heuristic
@@ -322,10 +335,9 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         next_observations = th.cat([replay.next_observations, expert.next_observations])  # (N, obs_dim)
         # Replay dones already exclude time-limit truncations (handle_timeout_termination), so d is absorbing
         dones = th.cat([replay.dones.reshape(-1, 1), expert.dones])  # (N, 1)
-        n_rows = observations.shape[0]
         ent_coef = self._current_ent_coef()
 
-        # a~ ~ pi(.|s): one reparameterised sample serves V(s) in the critic loss (detached) and the actor loss
+        # a~ ~ pi(.|s): one reparameterised sample serves V(s) in the critic loss and the actor loss
         with th.set_grad_enabled(update_actor):
             sampled_actions, log_prob = self.actor.action_log_prob(observations)
         log_prob = log_prob.reshape(-1, 1)  # (N, 1)
@@ -337,29 +349,25 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             next_v = next_q.min(dim=1, keepdim=True)[0] - ent_coef * next_log_prob.reshape(-1, 1)  # (N, 1)
             target = soft_bellman_target(next_v, dones, self.gamma, *self._target_clip_bounds())  # (N, 1)
 
-        # One critic forward for Q(s, a) at the dataset actions and Q(s, a~) at the sampled ones: (2N, K)
-        q_both = th.cat(self.critic(th.cat([observations, observations]), th.cat([actions, sampled_actions.detach()])), dim=1)
-        q_data, q_sampled = q_both[:n_rows], q_both[n_rows:]  # (N, K) each
-        v = q_sampled - ent_coef * log_prob.detach()  # V(s) = Q(s, a~) - alpha log pi(a~|s), gradient into theta only
+        q_data = th.cat(self.critic(observations, actions), dim=1)  # Q(s, a) at the dataset actions, (N, K)
+        # Q(s, a~) is computed once and serves both losses, as in the original SAC (both losses from one forward
+        # pass, the actor's against the critic before this step's update): this saves the second critic forward
+        # of SB3's order. Each loss is differentiated with respect to its own parameters only (autograd.grad), so
+        # V(s) in the critic loss moves theta alone and the actor loss moves phi alone.
+        q_sampled = th.cat(self.critic(observations, sampled_actions), dim=1)  # (N, K)
+        v = q_sampled - ent_coef * log_prob.detach()  # V(s) = Q(s, a~) - alpha log pi(a~|s)
         batch = IQBatch(q=q_data, v=v, target=target, done=dones, n_policy=n_policy)
         terms = self._critic_loss(batch, observations, actions)
 
-        self.critic.optimizer.zero_grad()
-        terms.loss.backward()
-        self.critic.optimizer.step()
-
         stats = self._train_stats
+        critic_grads = th.autograd.grad(terms.loss, self._critic_params, retain_graph=update_actor)
         if update_actor:
             actor_rows = slice(None) if self.actor_on_expert_states else slice(0, n_policy)
-            # Against the freshly updated critic, as in the reference (critic step, then actor step)
-            q_pi = th.cat(self.critic(observations[actor_rows], sampled_actions[actor_rows]), dim=1)
-            min_q_pi = q_pi.min(dim=1, keepdim=True)[0]  # (rows, 1)
+            min_q_pi = q_sampled[actor_rows].min(dim=1, keepdim=True)[0]  # (rows, 1)
             actor_log_prob = log_prob[actor_rows]
             actor_loss = (ent_coef * actor_log_prob - min_q_pi).mean()
-            # Gradients for the actor parameters only: no wasted weight gradients in the critic
-            grads = th.autograd.grad(actor_loss, self._actor_params, allow_unused=True)
-            for param, grad in zip(self._actor_params, grads):
-                param.grad = grad
+            actor_grads = th.autograd.grad(actor_loss, self._actor_params, allow_unused=True)
+            assign_gradients(self._actor_params, actor_grads)
             self.actor.optimizer.step()
             stats.add("train/actor_loss", actor_loss)
 
@@ -369,6 +377,9 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
                 ent_coef_loss.backward()
                 self.ent_coef_optimizer.step()
                 stats.add("train/ent_coef_loss", ent_coef_loss)
+        # The critic steps after the actor's gradient was taken: the step changes theta in place
+        assign_gradients(self._critic_params, critic_grads)
+        self.critic.optimizer.step()
 
         # Diagnostics, accumulated on the device (no host sync); see TrainStats
         with th.no_grad():
@@ -500,6 +511,7 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             "expert_buffer",
             "_train_stats",
             "_actor_params",
+            "_critic_params",
         ]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:

@@ -57,6 +57,7 @@ class IQPolicy(SACPolicy):
     :param normalize_images: Whether to normalize images or not, dividing by 255.0 (True by default)
     :param optimizer_class: The optimizer to use, ``th.optim.Adam`` by default
     :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate, to pass to the optimizer
+        (None with Adam: ``{"fused": True}``)
     :param n_critics: Number of critic networks to create (1 by default, as in LS-IQ and IQ-Learn on MuJoCo).
     :param share_features_extractor: Whether to share or not the features extractor between the actor and the critic
     """
@@ -78,6 +79,9 @@ class IQPolicy(SACPolicy):
         share_features_extractor: bool = False,
     ) -> None:
         self.log_std_bounds: tuple[float, float] = (float(log_std_bounds[0]), float(log_std_bounds[1]))
+        if optimizer_class is th.optim.Adam and optimizer_kwargs is None:
+            # One fused kernel per step instead of a loop over the parameters: ~3% of an update on one CPU core
+            optimizer_kwargs = {"fused": True}
         super().__init__(
             observation_space,
             action_space,
@@ -97,6 +101,21 @@ class IQPolicy(SACPolicy):
         data = super()._get_constructor_parameters()
         data["log_std_bounds"] = self.log_std_bounds
         return data
+
+    def set_training_mode(self, mode: bool) -> None:
+        """Put the actor and the critic (not the target) in training or evaluation mode, as SAC's policy does.
+
+        Why not ``nn.Module.train``: SB3 flips the mode twice per environment step (``predict`` and ``train``), and
+        the recursive ``train()`` through ``nn.Module.__setattr__`` costs ~0.3 ms a step here, 3% of the loop.
+        Setting the flag on a flat list of the modules is the same end state for ~20 us. A module that overrides
+        ``train()`` gets the standard path, so its own logic runs.
+        """
+        modules = [self, *self.actor.modules(), *self.critic.modules()]
+        if any(type(module).train is not nn.Module.train for module in modules):
+            super().set_training_mode(mode)
+            return
+        for module in modules:
+            object.__setattr__(module, "training", mode)  # a plain bool attribute: skip Module.__setattr__'s checks
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IQActor:
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)

@@ -13,7 +13,23 @@ import torch as th
 
 from sb3_lsiq.common.demonstrations import load_demonstrations
 from sb3_lsiq.common.hf_format import save_imitation_format
-from sb3_lsiq.experts.pipeline import evaluate_expert, latest_checkpoint, load_expert, record_dataset, train_command
+from sb3_lsiq.experts.pipeline import (
+    ExpertPolicy,
+    evaluate_expert,
+    latest_checkpoint,
+    load_expert,
+    record_dataset,
+    train_command,
+)
+
+
+def scripted_expert(env_id: str) -> ExpertPolicy:
+    """The scripted expert of one of the package's own envs (``sb3_lsiq.envs``)."""
+    from sb3_lsiq.envs import SCRIPTED_EXPERTS
+
+    if env_id not in SCRIPTED_EXPERTS:
+        raise SystemExit(f"--model scripted: no scripted expert for {env_id!r} (scripted: {', '.join(SCRIPTED_EXPERTS)})")
+    return ExpertPolicy(SCRIPTED_EXPERTS[env_id]())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (("evaluate", "deterministic return of a trained expert"), ("record", "record demonstrations")):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--env", required=True)
-        command.add_argument("--model", required=True, help="a .zip, or an rl-zoo3 run folder (uses best_model.zip)")
+        command.add_argument(
+            "--model", required=True,
+            help="a .zip, an rl-zoo3 run folder (uses best_model.zip), or 'scripted' for an env with a scripted expert",
+        )  # fmt: skip
         command.add_argument("--algo", default="sac")
         command.add_argument("--episodes", type=int, default=10 if name == "evaluate" else 25)
         command.add_argument("--seed", type=int, default=123 if name == "evaluate" else 1_000, help="seed of episode 0")
@@ -67,7 +86,11 @@ def main(argv: list[str] | None = None) -> None:
         print("running:", shlex.join(command), flush=True)
         raise SystemExit(subprocess.call(command))
 
-    expert, model_file = load_expert(args.model, args.env, args.algo)
+    if args.model == "scripted":
+        expert, model_file = scripted_expert(args.env), Path("scripted")
+        args.algo = "scripted"
+    else:
+        expert, model_file = load_expert(args.model, args.env, args.algo)
     if args.command == "evaluate":
         mean, std = evaluate_expert(expert, args.env, n_episodes=args.episodes, seed=args.seed)
         print(f"{args.env} {args.algo} {model_file}: {mean:.1f} +- {std:.1f} over {args.episodes} episodes (seed {args.seed})")

@@ -1,0 +1,115 @@
+"""``python -m sb3_lsiq.benchmarks run|suite|report|throughput``: see each command's ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, run
+from sb3_lsiq.benchmarks.suites import SUITES
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["treat_absorbing=false", "reg_mult=1.0"]`` -> ``{"treat_absorbing": False, "reg_mult": 1.0}`` (YAML values)."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def run_specs(specs: list[RunSpec], root: Path, jobs: int) -> None:
+    """Run the specs, ``jobs`` side by side (each is one rl-zoo3 process with one torch thread); failures are
+    reported at the end and do not stop the others."""
+    failures = []
+
+    def one(spec: RunSpec) -> None:
+        try:
+            run(spec, root)
+        except RuntimeError as error:
+            failures.append(str(error))
+            print(error, flush=True)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(one, specs))
+    if failures:
+        raise SystemExit(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sb3_lsiq.benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    one = commands.add_parser("run", help="train (or resume) one run through rl-zoo3 and export its curve")
+    one.add_argument("--algo", required=True, help="lsiq or iqlearn")
+    one.add_argument("--env", required=True)
+    one.add_argument("--demos", type=int, default=5, help="expert episodes (the first N of the dataset)")
+    one.add_argument("--seed", type=int, default=0)
+    one.add_argument("--steps", type=int, default=300_000)
+    one.add_argument("--tag", default="", help="names a variant made with --set (the run's label is algo-tag)")
+    one.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="hyperparameter overrides")
+    one.add_argument("--eval-freq", type=int, default=10_000)
+    one.add_argument("--eval-episodes", type=int, default=10)
+    one.add_argument("--resume-freq", type=int, default=50_000)
+    one.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+
+    suite = commands.add_parser("suite", help="run (or resume) every run of a suite")
+    suite.add_argument("name", choices=sorted(SUITES))
+    suite.add_argument("--jobs", type=int, default=2, help="runs side by side (one per CPU core)")
+    suite.add_argument("--env", action="append", help="only these envs (repeatable)")
+    suite.add_argument("--algo", action="append", help="only these algorithm labels (repeatable)")
+    suite.add_argument("--seed", type=int, action="append", help="only these seeds (repeatable)")
+    suite.add_argument("--list", action="store_true", help="print the runs and their state, train nothing")
+    suite.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+
+    report = commands.add_parser("report", help="write BENCHMARKS.md tables and PNG plots from the results")
+    report.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    report.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
+
+    throughput = commands.add_parser("throughput", help="env-steps/s of LSIQ, IQ-Learn and SAC, and the FLOP floor")
+    throughput.add_argument("--env", default="Hopper-v5")
+    throughput.add_argument("--steps", type=int, default=2_000, help="timed env steps per repeat")
+    throughput.add_argument("--repeats", type=int, default=5)
+    throughput.add_argument("--output", type=Path, default=None, help="JSON file for the measurements")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        spec = RunSpec(args.algo, args.env, args.demos, args.seed, args.steps, tag=args.tag,
+                       overrides=parse_overrides(args.set), eval_freq=args.eval_freq,
+                       eval_episodes=args.eval_episodes, resume_freq=args.resume_freq)  # fmt: skip
+        print(f"curve: {run(spec, args.root)}")
+    elif args.command == "suite":
+        specs = [
+            spec
+            for spec in SUITES[args.name]()
+            if (not args.env or spec.env_id in args.env)
+            and (not args.algo or spec.label in args.algo)
+            and (not args.seed or spec.seed in args.seed)
+        ]
+        if args.list:
+            from sb3_lsiq.benchmarks.callbacks import read_resume_state
+
+            for spec in specs:
+                steps, finished = read_resume_state(spec.run_dir(args.root) / "resume")
+                state = "done" if finished and steps >= spec.steps else f"{steps}/{spec.steps}"
+                print(f"{spec.name:60s} {state}")
+            return
+        run_specs(specs, args.root, args.jobs)
+    elif args.command == "report":
+        from sb3_lsiq.benchmarks.report import write_report
+
+        write_report(args.root, args.output)
+        print(f"wrote {args.output}")
+    else:
+        from sb3_lsiq.benchmarks.throughput import main as throughput_main
+
+        throughput_main(args.env, args.steps, args.repeats, args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""``python -m sb3_lsiq.benchmarks report``: every result under ``<root>/results`` into BENCHMARKS.md (tables) and
+``<root>/plots`` (PNG learning curves with the expert's and a random policy's level)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, RunSpec
+from sb3_lsiq.benchmarks.suites import QUALITY_ENVS
+from sb3_lsiq.data import packaged_dataset_path
+
+CLAIM_COLUMNS = ("train/q_expert", "train/q_policy", "train/reward_expert", "train/reward_policy")
+
+
+@dataclass
+class RunResult:
+    """One run's curve and provenance, read from ``results/<name>.csv`` and ``.json``."""
+
+    name: str
+    label: str
+    env_id: str
+    n_demos: int
+    seed: int
+    steps: int
+    completed: int
+    curve: np.ndarray  # (n_evaluations, len(CURVE_COLUMNS))
+    provenance: dict[str, Any]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.curve[:, CURVE_COLUMNS.index(name)]
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.provenance.get("finished")) and self.completed >= self.steps
+
+
+def read_results(root: Path) -> list[RunResult]:
+    results = []
+    for json_path in sorted((root / "results").glob("*__*.json")):
+        provenance = json.loads(json_path.read_text())
+        spec = provenance["spec"]
+        curve = np.loadtxt(json_path.with_suffix(".csv"), delimiter=",", skiprows=1, ndmin=2)
+        label = f"{spec['algo']}-{spec['tag']}" if spec.get("tag") else spec["algo"]
+        curve = curve.reshape(-1, len(CURVE_COLUMNS))  # (n_evaluations, n_columns), also for a single row
+        results.append(
+            RunResult(json_path.stem, label, spec["env_id"], spec["n_demos"], spec["seed"], spec["steps"],
+                      provenance["completed_timesteps"], curve, provenance)
+        )  # fmt: skip
+    return results
+
+
+def expert_and_random_returns(env_id: str) -> tuple[float, float]:
+    """The expert's mean return (all episodes of the shipped dataset) and a random policy's, from its metadata."""
+    with np.load(packaged_dataset_path(env_id)) as data:
+        metadata = json.loads(str(data["metadata"]))
+    return float(metadata["mean_return"]), float(metadata["random_mean_return"])
+
+
+def scores(returns: np.ndarray, expert: float, random: float) -> dict[str, np.ndarray]:
+    """R, R / R_expert and (R - R_random) / (R_expert - R_random)."""
+    return {"return": returns, "ratio": returns / expert, "normalized": (returns - random) / (expert - random)}
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return (
+        f"{np.mean(values):.2f} ± {np.std(values):.2f}"
+        if abs(np.mean(values)) < 100
+        else f"{np.mean(values):.0f} ± {np.std(values):.0f}"
+    )
+
+
+def quality_rows(results: list[RunResult]) -> list[dict[str, Any]]:
+    """One row per (env, algorithm, demos): mean ± std over seeds of the final and best deterministic evaluation."""
+    groups: dict[tuple[str, str, int], list[RunResult]] = defaultdict(list)
+    for result in results:
+        if len(result.curve):
+            groups[(result.env_id, result.label, result.n_demos)].append(result)
+    rows = []
+    for (env_id, label, n_demos), runs in sorted(groups.items()):
+        expert, random = expert_and_random_returns(env_id)
+        final = [scores(run.column("det_mean")[-1:], expert, random) for run in runs]
+        best = [scores(run.column("det_mean").max(keepdims=True), expert, random) for run in runs]
+        stochastic = [scores(run.column("stoch_mean")[-1:], expert, random) for run in runs]
+        rows.append({
+            "env": env_id, "algorithm": label, "demos": n_demos, "seeds": ", ".join(str(r.seed) for r in runs),
+            "steps": ", ".join(f"{r.completed // 1000}k" + ("" if r.finished else " (running)") for r in runs),
+            "final return": _mean_std([float(s["return"][0]) for s in final]),
+            "final R/R_E": _mean_std([float(s["ratio"][0]) for s in final]),
+            "final normalised": _mean_std([float(s["normalized"][0]) for s in final]),
+            "best normalised": _mean_std([float(s["normalized"][0]) for s in best]),
+            "final normalised (stochastic)": _mean_std([float(s["normalized"][0]) for s in stochastic]),
+        })  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "_No results yet._"
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(row[key]) for key in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot_env(env_id: str, results: list[RunResult], path: Path) -> None:
+    """Mean ± std over seeds of the deterministic evaluation of every (algorithm, demos) on ``env_id``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    expert, random = expert_and_random_returns(env_id)
+    groups: dict[tuple[str, int], list[RunResult]] = defaultdict(list)
+    for result in results:
+        if result.env_id == env_id and len(result.curve):
+            groups[(result.label, result.n_demos)].append(result)
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for (label, n_demos), runs in sorted(groups.items()):
+        length = min(len(run.curve) for run in runs)  # seeds that are still running cut the mean short
+        steps = runs[0].column("timesteps")[:length]
+        returns = np.stack([run.column("det_mean")[:length] for run in runs])  # (seeds, length)
+        mean, std = returns.mean(axis=0), returns.std(axis=0)
+        line = axis.plot(steps, mean, label=f"{label}, {n_demos} demo(s), {len(runs)} seed(s)")[0]
+        axis.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    axis.axhline(expert, color="black", linestyle="--", label=f"expert ({expert:.0f})")
+    axis.axhline(random, color="grey", linestyle=":", label=f"random ({random:.0f})")
+    axis.set_xlabel("environment steps")
+    axis.set_ylabel("return (deterministic, 10 episodes)")
+    axis.set_title(env_id)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def relative_path(path: Path, output: Path) -> str:
+    """``path`` as a link from the folder of ``output``."""
+    return Path(os.path.relpath(path, output.parent)).as_posix()
+
+
+def write_report(root: Path, output: Path) -> None:
+    from sb3_lsiq.benchmarks.claims import SURVIVAL_ENV, claims_sections
+
+    results = read_results(root)
+    plots_dir = root / "plots"
+    envs = sorted({result.env_id for result in results})
+    for env_id in envs:
+        plot_env(env_id, results, plots_dir / f"{env_id}.png")
+    quality = [r for r in results if r.env_id in QUALITY_ENVS]
+    others = [r for r in results if r.env_id not in QUALITY_ENVS and r.env_id != SURVIVAL_ENV]
+    sections = [HEADER, "## Imitation quality\n\n" + QUALITY_NOTE + "\n\n" + markdown(quality_rows(quality))]
+    sections += [
+        f"![{env_id}]({relative_path(plots_dir / f'{env_id}.png', output)})" for env_id in envs if env_id in QUALITY_ENVS
+    ]
+    sections.append(claims_sections(results, root, output))
+    if others:
+        sections.append("## Other runs\n\n" + markdown(quality_rows(others)))
+    throughput_file = root / "results" / "throughput.json"
+    if throughput_file.exists():
+        from sb3_lsiq.benchmarks.throughput import markdown_table
+
+        throughput = json.loads(throughput_file.read_text())
+        profile = "\n".join(
+            f"| {row['op']} | {100 * row['share']:.1f}% | {row['ms_per_update']:.3f} |" for row in throughput["profile"]
+        )
+        sections.append(
+            "## Throughput\n\n" + THROUGHPUT_NOTE.format(**throughput) + "\n\n" + markdown_table(throughput)
+            + "\n\nWhere an LSIQ update spends its time (torch profiler, self time):\n\n| op | share | ms / update |\n"
+            + "|---|---|---|\n" + profile
+        )  # fmt: skip
+    machines = {json.dumps(result.provenance["machine"], sort_keys=True) for result in results}
+    sections.append("## Machines and versions\n\n" + "\n".join(f"- `{machine}`" for machine in sorted(machines)))
+    sections.append(commands_section(results))
+    output.write_text("\n\n".join(section for section in sections if section) + "\n")
+
+
+def commands_section(results: list[RunResult]) -> str:
+    """The benchmark command of every run, and the rl-zoo3 command each of its processes ran."""
+    if not results:
+        return ""
+    runs = sorted(RunSpec(**result.provenance["spec"]).command() for result in results)
+    zoo = sorted({segment["command"] for result in results for segment in result.provenance["segments"]})
+    return (
+        "## Exact commands\n\nEach run (re-running a command resumes or extends the run):\n\n```bash\n" + "\n".join(runs)
+        + "\n```\n\n<details><summary>The rl-zoo3 command of every process</summary>\n\n```bash\n" + "\n".join(zoo)
+        + "\n```\n</details>"
+    )  # fmt: skip
+
+
+HEADER = """# Benchmarks
+
+Every number here was measured on the machine listed at the end, by the commands listed at the end, and is
+regenerated from the committed data (`benchmarks/results/`) by `python -m sb3_lsiq.benchmarks report`.
+Runs are trained by rl-zoo3's train script with the package's hyperparameter files; see
+`python -m sb3_lsiq.benchmarks --help`."""
+
+QUALITY_NOTE = """Deterministic policy, 10 episodes per evaluation, every 10k steps. *final*: the last evaluation; *best*: the
+best one. *R/R_E*: return over the expert's; *normalised*: (R - R_random) / (R_expert - R_random), with the expert's
+mean return over its 25 recorded episodes and a random policy's over 100 (DATASETS.md). Mean ± std over seeds; a
+seed still running is marked and counted at its last evaluation."""
+
+THROUGHPUT_NOTE = """`python -m sb3_lsiq.benchmarks throughput`: {env_id}, one gradient step per environment step, one torch
+thread, 256x256 networks, all configurations in one process and interleaved, median of {repeats} repeats of {steps}
+timed steps after 1000 warm-up steps. *GEMM floor*: the update's matrix products (recorded with their shapes)
+replayed alone, i.e. the time one update needs at this machine's measured GEMM rate for those shapes; *time vs
+floor*: measured time per environment step over that floor."""

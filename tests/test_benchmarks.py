@@ -1,0 +1,211 @@
+"""The benchmark runner, its resume logic, the report and the throughput script (small versions, so they cannot rot)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rl_zoo3")
+
+from sb3_lsiq.benchmarks.__main__ import parse_overrides
+from sb3_lsiq.benchmarks.callbacks import (
+    RESUME_MODEL,
+    RESUME_STATE,
+    StochasticEvalCallback,
+    read_resume_state,
+)
+from sb3_lsiq.benchmarks.report import read_results, write_report
+from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, TRAIN_LOG_COLUMNS, RunSpec, merged_evaluations
+
+TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",
+        "--tag", "tiny", "--set", "learning_starts=200"]  # fmt: skip
+
+
+def benchmarks(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sb3_lsiq.benchmarks", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_run_resume_and_report(tmp_path: Path) -> None:
+    first = benchmarks("run", "--algo", "lsiq", "--steps", "1000", *TINY, "--root", "bench", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    spec = RunSpec("lsiq", "Pendulum-v1", n_demos=2, seed=0, steps=1000, eval_freq=500, resume_freq=500, eval_episodes=2,
+                   tag="tiny", overrides={"learning_starts": 200})  # fmt: skip
+    assert read_resume_state(spec.run_dir(tmp_path / "bench") / "resume") == (1000, True)
+
+    # Asking the same run for more steps continues it from its resume point (replay buffer and step count kept)
+    second = benchmarks("run", "--algo", "lsiq", "--steps", "1500", *TINY, "--root", "bench", cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resuming at 1000" in second.stdout
+    run_dir = spec.run_dir(tmp_path / "bench")
+    log = (run_dir / "train.log").read_text()
+    assert "Loading replay buffer" in log
+
+    csv_path, json_path = RunSpec(**{**spec.__dict__, "steps": 1500}).result_paths(tmp_path / "bench")
+    curve = np.loadtxt(csv_path, delimiter=",", skiprows=1, ndmin=2)
+    assert curve.shape == (3, len(CURVE_COLUMNS))
+    # absolute step numbers across the two processes, both evaluations present, Pendulum's 200-step episodes
+    np.testing.assert_array_equal(curve[:, 0], [500, 1000, 1500])
+    assert np.all(np.isfinite(curve[:, 1:]))
+    np.testing.assert_array_equal(curve[:, CURVE_COLUMNS.index("det_ep_len")], 200)
+    provenance = json.loads(json_path.read_text())
+    assert provenance["finished"] and provenance["completed_timesteps"] == 1500
+    assert [s["start_timesteps"] for s in provenance["segments"]] == [0, 1000]
+    assert all(s["command"].startswith("python -m sb3_lsiq train --algo lsiq") for s in provenance["segments"])
+    train_log = np.loadtxt(csv_path.with_suffix(".train.csv"), delimiter=",", skiprows=1, ndmin=2)
+    assert len(train_log) > 0 and np.all(np.diff(train_log[:, 0]) > 0)
+
+    # A finished run is not trained again
+    third = benchmarks("run", "--algo", "lsiq", "--steps", "1500", *TINY, "--root", "bench", cwd=tmp_path)
+    assert third.returncode == 0 and "resuming" not in third.stdout and "new run" not in third.stdout
+
+    output = tmp_path / "BENCHMARKS.md"
+    write_report(tmp_path / "bench", output)
+    text = output.read_text()
+    assert "| Pendulum-v1 | lsiq-tiny | 2 | 0 | 1k |" in text
+    assert (tmp_path / "bench" / "plots" / "Pendulum-v1.png").stat().st_size > 1000
+    assert "python -m sb3_lsiq.benchmarks run --algo lsiq --env Pendulum-v1 --demos 2 --seed 0 --steps 1500 --tag tiny" in text
+    assert read_results(tmp_path / "bench")[0].finished
+
+
+def _write_evaluations(folder: Path, steps: list[int], value: float) -> None:
+    folder.mkdir(parents=True)
+    n = len(steps)
+    np.savez(folder / "evaluations.npz", timesteps=np.asarray(steps), results=np.full((n, 2), value),
+             ep_lengths=np.full((n, 2), 200))  # fmt: skip
+
+
+def test_merged_evaluations_drop_what_an_interrupted_segment_logged_after_the_resume_point(tmp_path: Path) -> None:
+    # segment 1 logged 10k..30k, was killed; its resume point was 20k; segment 2 evaluates 30k and 40k again
+    _write_evaluations(tmp_path / "zoo" / "lsiq" / "Hopper-v5_1", [10_000, 20_000, 30_000], 1.0)
+    _write_evaluations(tmp_path / "zoo" / "lsiq" / "Hopper-v5_2", [30_000, 40_000], 2.0)
+    (tmp_path / "segments.json").write_text(
+        json.dumps([{"segment": 1, "start_timesteps": 0}, {"segment": 2, "start_timesteps": 20_000}])
+    )
+    merged = merged_evaluations(tmp_path)
+    assert sorted(merged) == [10_000, 20_000, 30_000, 40_000]
+    assert [float(merged[step][0].mean()) for step in sorted(merged)] == [1.0, 1.0, 2.0, 2.0]
+
+
+def test_resume_state(tmp_path: Path) -> None:
+    assert read_resume_state(tmp_path) == (0, False)
+    (tmp_path / RESUME_STATE).write_text(json.dumps({"num_timesteps": 50_000, "finished": False}))
+    assert read_resume_state(tmp_path) == (0, False)  # no model to resume from
+    (tmp_path / RESUME_MODEL).write_bytes(b"zip")
+    assert read_resume_state(tmp_path) == (50_000, False)
+
+
+def test_stochastic_curve_replaces_entries_a_killed_process_logged(tmp_path: Path) -> None:
+    callback = StochasticEvalCallback("Pendulum-v1", eval_freq=10, n_eval_episodes=2, log_path=str(tmp_path / "s.npz"))
+    for step in (10, 20, 30):
+        callback._append(step, np.array([float(step), 0.0]), np.array([200, 200]))
+    callback._append(30, np.array([99.0, 0.0]), np.array([200, 200]))  # resumed at 20, evaluates 30 again
+    with np.load(tmp_path / "s.npz") as data:
+        np.testing.assert_array_equal(data["timesteps"], [10, 20, 30])
+        assert data["results"][-1, 0] == 99.0
+
+
+def test_run_spec_and_overrides_errors() -> None:
+    with pytest.raises(ValueError, match="resume_freq=15000 must be a multiple of eval_freq=10000"):
+        RunSpec("lsiq", "Hopper-v5", 5, 0, 100_000, resume_freq=15_000)
+    with pytest.raises(ValueError, match="tag='no abs'"):
+        RunSpec("lsiq", "Hopper-v5", 5, 0, 100_000, tag="no abs")
+    with pytest.raises(ValueError, match="need a tag naming the variant"):
+        RunSpec("lsiq", "Hopper-v5", 5, 0, 100_000, overrides={"treat_absorbing": False})
+    assert parse_overrides(["treat_absorbing=false", "reg_mult=1.0", "policy_term=value"]) == {
+        "treat_absorbing": False, "reg_mult": 1.0, "policy_term": "value"}  # fmt: skip
+    with pytest.raises(SystemExit, match="key=value"):
+        parse_overrides(["reg_mult"])
+
+
+def test_throughput_script_small(tmp_path: Path) -> None:
+    output = tmp_path / "throughput.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "sb3_lsiq.benchmarks", "throughput", "--env", "Pendulum-v1", "--steps", "100",
+         "--repeats", "1", "--output", str(output)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(output.read_text())
+    assert set(data["configs"]) == {
+        "LSIQ (batch 256 + 256 expert)",
+        "IQ-Learn (batch 256 + 256 expert)",
+        "SAC batch 256",
+        "SAC batch 512",
+    }
+    for row in data["configs"].values():
+        assert row["env_steps_per_second"] > 0 and row["gemm_floor_ms"] > 0
+        # the replayed products account for most of the counted FLOPs (the rest: element-wise ops FlopCounter skips)
+        assert 0.8 < row["gemm_gflop_per_update"] / row["gflop_per_update"] < 1.25
+    sac256, sac512 = data["configs"]["SAC batch 256"], data["configs"]["SAC batch 512"]
+    assert sac512["gflop_per_update"] == pytest.approx(2 * sac256["gflop_per_update"], rel=0.02)
+    assert "| SAC batch 512 |" in result.stdout
+
+
+def test_bc_baseline_writes_a_curve(tmp_path: Path) -> None:
+    pytest.importorskip("imitation")
+    args = ["run", "--algo", "bc", "--env", "Pendulum-v1", "--demos", "2", "--steps", "200", "--eval-freq", "100",
+            "--resume-freq", "200", "--eval-episodes", "2", "--root", "bench"]  # fmt: skip
+    result = benchmarks(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    spec = RunSpec("bc", "Pendulum-v1", n_demos=2, seed=0, steps=200, eval_freq=100, resume_freq=200, eval_episodes=2)
+    csv_path, json_path = spec.result_paths(tmp_path / "bench")
+    curve = np.loadtxt(csv_path, delimiter=",", skiprows=1, ndmin=2)
+    np.testing.assert_array_equal(curve[:, 0], [100, 200])  # gradient steps: BC takes no environment step
+    assert np.all(np.isfinite(curve[:, 1:]))
+    assert json.loads(json_path.read_text())["finished"]
+
+
+def _synthetic_result(root: Path, spec: RunSpec, returns: list[float], lengths: list[float], q: float) -> None:
+    """A result as export() writes it: curve, provenance and training log."""
+    results = root / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    steps = np.arange(1, len(returns) + 1) * spec.eval_freq
+    curve = np.column_stack([steps, returns, np.zeros(len(steps)), lengths, returns, np.zeros(len(steps)), lengths])
+    np.savetxt(results / f"{spec.name}.csv", curve, delimiter=",", header=",".join(CURVE_COLUMNS), comments="")
+    train = np.column_stack([steps, *[np.full(len(steps), value) for value in (q, q / 2, 1.0, -1.0, q, 0.1, 200, 0)]])
+    np.savetxt(results / f"{spec.name}.train.csv", train, delimiter=",", header=",".join(TRAIN_LOG_COLUMNS), comments="")
+    segment = {"segment": 1, "start_timesteps": 0, "seconds": 1.0, "command": "python -m sb3_lsiq train", "returncode": 0}
+    provenance = {"spec": spec.__dict__, "completed_timesteps": spec.steps, "finished": True, "wall_seconds": 1.0,
+                  "segments": [segment], "machine": {"cpu": "test"}}  # fmt: skip
+    (results / f"{spec.name}.json").write_text(json.dumps(provenance))
+
+
+def test_report_renders_the_claims_sections(tmp_path: Path) -> None:
+    root = tmp_path / "bench"
+    for seed in (0, 1):
+        for label, q in (("lsiq", 150.0), ("iqlearn", 900.0)):
+            spec = RunSpec(label, "Hopper-v5", n_demos=5, seed=seed, steps=30_000)
+            _synthetic_result(root, spec, [500.0, 1500.0, 3000.0], [300, 600, 1000], q)
+        _synthetic_result(
+            root, RunSpec("lsiq", "Hopper-v5", n_demos=1, seed=seed, steps=30_000), [400.0, 800, 1600], [200] * 3, 150.0
+        )
+        survival = {
+            "env_id": "GoalReach-v0",
+            "n_demos": 10,
+            "seed": seed,
+            "steps": 6_000,
+            "eval_freq": 2_000,
+            "resume_freq": 2_000,
+        }
+        _synthetic_result(root, RunSpec("lsiq", **survival), [-200.0, -30.0, -13.0], [200, 30, 13], 100.0)  # type: ignore[arg-type]
+        _synthetic_result(root, RunSpec("iqlearn", **survival), [-200.0, -200.0, -200.0], [200, 200, 200], 100.0)  # type: ignore[arg-type]
+    output = tmp_path / "BENCHMARKS.md"
+    write_report(root, output)
+    text = output.read_text()
+    assert "### (a) Bounded Q and implicit reward" in text and "| lsiq | 0, 1 | [150, 150] |" in text
+    assert "### (b) No survival bias" in text
+    assert "| iqlearn | 0, 1 | 200.0 ± 0.0 | -200.0 ± 0.0 | 200.0 ± 0.0 |" in text
+    assert "| lsiq | 0, 1 | 13.0 ± 0.0 | -13.0 ± 0.0 | 81.0 ± 0.0 |" in text
+    assert "### (c) 1 vs 5 vs 25 demonstrations" in text
+    for plot in ("Hopper-v5", "claim_bounded", "claim_survival", "claim_demos"):
+        assert (root / "plots" / f"{plot}.png").stat().st_size > 1000
+    assert "(bench/plots/claim_survival.png)" in text
+    # Hopper's quality row: normalised by the shipped expert (3294.9) and random (19.8) returns
+    assert "| Hopper-v5 | lsiq | 5 | 0, 1 | 30k, 30k | 3000 ± 0 | 0.91 ± 0.00 | 0.91 ± 0.00 | 0.91 ± 0.00 |" in text
