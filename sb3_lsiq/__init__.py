@@ -4,7 +4,8 @@ import sb3_lsiq.envs  # noqa: F401  (registers the package's small envs, e.g. Go
 from sb3_lsiq.common.demonstrations import Demonstrations, load_demonstrations
 from sb3_lsiq.iqlearn import IQLearn
 from sb3_lsiq.lsiq import LSIQ
+from sb3_lsiq.sqil import SQIL
 
 __version__ = "0.1.0"
 
-__all__ = ["LSIQ", "Demonstrations", "IQLearn", "__version__", "load_demonstrations"]
+__all__ = ["LSIQ", "SQIL", "Demonstrations", "IQLearn", "__version__", "load_demonstrations"]

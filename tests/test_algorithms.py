@@ -200,20 +200,22 @@ def test_gymnasium_env_instance_and_time_limit(pendulum_demos, small_kwargs):
 
 
 @pytest.mark.stack_smoke
-@pytest.mark.parametrize("algo", ALGOS)
-def test_each_loss_moves_only_its_own_network(algo, pendulum_demos, small_kwargs):
+@pytest.mark.parametrize(("algo", "extra"), [(LSIQ, {}), (IQLearn, {}), (LSIQ, {"entropy_critic": "entropy"})])
+def test_each_loss_moves_only_its_own_network(algo, extra, pendulum_demos, small_kwargs):
     """One update's gradients, recomputed by hand: the critic's is the critic loss's with the sampled actions held
-    fixed, the actor's is the actor loss's against the critic before the update (Q(s, a~) serves both)."""
+    fixed, the actor's is the actor loss's against the critic before the update (Q(s, a~) serves both). With an
+    entropy critic (LSIQ-H), Q is reward-only (no -alpha log pi in V and its target) and the actor maximises Q + H."""
     import copy
 
     from sb3_lsiq.common.losses import IQBatch, soft_bellman_target
 
-    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=0, **small_kwargs)
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=0, **small_kwargs, **extra)
     model.learn(200)
     replay, expert = model.replay_buffer.sample(16), model.expert_buffer.sample(16)
     model.replay_buffer.sample = lambda *args, **kwargs: replay
     model.expert_buffer.sample = lambda *args, **kwargs: expert
     actor, critic, critic_target = (copy.deepcopy(m) for m in (model.actor, model.critic, model.critic_target))
+    entropy_critic = copy.deepcopy(model.entropy_critic) if model.entropy_critic is not None else None
 
     th.manual_seed(123)
     model._gradient_step(16, update_actor=True)
@@ -231,13 +233,15 @@ def test_each_loss_moves_only_its_own_network(algo, pendulum_demos, small_kwargs
     with th.no_grad():
         next_actions, next_log_prob = actor.action_log_prob(next_obs)
         next_q = th.cat(critic_target(next_obs, next_actions), dim=1).min(dim=1, keepdim=True)[0]
-        next_v = next_q - alpha * next_log_prob.reshape(-1, 1)
+        next_v = next_q - (0.0 if entropy_critic else alpha) * next_log_prob.reshape(-1, 1)
         target = soft_bellman_target(next_v, dones, model.gamma, *model._target_clip_bounds())
     q_data = th.cat(critic(obs, actions), dim=1)
-    v = th.cat(critic(obs, sampled.detach()), dim=1) - alpha * log_prob.detach()
+    v = th.cat(critic(obs, sampled.detach()), dim=1) - (0.0 if entropy_critic else alpha) * log_prob.detach()
     critic_loss = model._critic_loss(IQBatch(q=q_data, v=v, target=target, done=dones, n_policy=16), obs, actions).loss
     expected_critic = th.autograd.grad(critic_loss, list(critic.parameters()))
     frozen_q = th.cat(critic(obs, sampled), dim=1).min(dim=1, keepdim=True)[0]
+    if entropy_critic is not None:
+        frozen_q = frozen_q + entropy_critic.value(obs, sampled)
     actor_loss = (alpha * log_prob - frozen_q).mean()
     expected_actor = th.autograd.grad(actor_loss, list(actor.parameters()))
 

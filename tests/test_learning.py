@@ -21,6 +21,7 @@ STEPS = 20_000
 EVAL_EVERY = 2_500
 MIN_BEST_SCORE = 0.9  # at least 90% of the expert's return improvement over a random policy
 MIN_FINAL_SCORE = 0.7
+MIN_STATE_ONLY_SCORE = 0.8
 
 
 class ScoreEvaluator(BaseCallback):
@@ -33,11 +34,14 @@ class ScoreEvaluator(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.num_timesteps % EVAL_EVERY == 0:
-            eval_env = DummyVecEnv([lambda: Monitor(gym.make("Pendulum-v1"))])
-            eval_env.seed(10_000 + self.seed)  # the same 10 initial states at every evaluation
-            mean_return, _ = evaluate_policy(self.model, eval_env, n_eval_episodes=10, deterministic=True)
-            self.scores.append(expert_normalized_score(float(mean_return), self.expert_return, self.random_return))
+            self.evaluate(self.model)
         return True
+
+    def evaluate(self, model) -> None:
+        eval_env = DummyVecEnv([lambda: Monitor(gym.make("Pendulum-v1"))])
+        eval_env.seed(10_000 + self.seed)  # the same 10 initial states at every evaluation
+        mean_return, _ = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
+        self.scores.append(expert_normalized_score(float(mean_return), self.expert_return, self.random_return))
 
 
 @pytest.mark.slow
@@ -55,3 +59,73 @@ def test_learns_pendulum_from_five_expert_episodes(algo, seed, pendulum_demos):
     assert len(evaluator.scores) == STEPS // EVAL_EVERY
     assert max(evaluator.scores) >= MIN_BEST_SCORE, f"{algo} seed {seed} never reached {MIN_BEST_SCORE}: {curve}"
     assert evaluator.scores[-1] >= MIN_FINAL_SCORE, f"{algo} seed {seed} collapsed at the end: {curve}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lsiq_learns_pendulum_from_observations_only(seed, pendulum_demos):
+    """State-only LSIQ: the same 5 episodes without their actions, labelled by the inverse dynamics model; the
+    expert-normalised return must reach 0.8 within the same budget."""
+    kwargs = algorithm_kwargs("lsiq", "Pendulum-v1")
+    kwargs["demonstrations"] = pendulum_demos.without_actions()
+    model = LSIQ("MlpPolicy", "Pendulum-v1", seed=seed, expert_actions="idm", **kwargs)
+    evaluator = ScoreEvaluator(pendulum_demos.metadata["mean_return"], pendulum_demos.metadata["random_mean_return"], seed)
+    model.learn(STEPS, callback=evaluator)
+    curve = ", ".join(f"{(i + 1) * EVAL_EVERY}: {s:.2f}" for i, s in enumerate(evaluator.scores))
+    print(f"state-only lsiq seed {seed} expert-normalised scores {curve}")
+    assert max(evaluator.scores) >= MIN_STATE_ONLY_SCORE, f"state-only LSIQ seed {seed} never reached 0.8: {curve}"
+
+
+OFFLINE_UPDATES = 10_000
+OFFLINE_EVAL_EVERY = 2_000
+
+
+def offline_scores(objective: str, seed: int, demos) -> list[float]:
+    """Expert-normalised scores every ``OFFLINE_EVAL_EVERY`` updates of offline LSIQ or of behaviour cloning, both on
+    the same actor and settings (the packaged Pendulum entry, with a fixed entropy coefficient: the learned one
+    follows a target entropy that offline data cannot inform)."""
+    kwargs = algorithm_kwargs("lsiq", "Pendulum-v1")
+    kwargs.update(demonstrations=demos, n_demo_episodes=None, ent_coef=0.01)
+    model = LSIQ("MlpPolicy", "Pendulum-v1", seed=seed, **kwargs)
+    evaluator = ScoreEvaluator(demos.metadata["mean_return"], demos.metadata["random_mean_return"], seed)
+    for _ in range(OFFLINE_UPDATES // OFFLINE_EVAL_EVERY):
+        model.learn_offline(OFFLINE_EVAL_EVERY, objective=objective, policy_term="value_expert", log_interval=0)
+        evaluator.evaluate(model)
+    assert model.num_timesteps == 0  # no environment step was taken
+    return evaluator.scores
+
+
+@pytest.mark.slow
+def test_offline_lsiq_is_as_good_as_behaviour_cloning():
+    """Offline LSIQ from 10 expert episodes, no environment interaction, against BC on the same actor, data and
+    number of updates: its best evaluation must match BC's within evaluation noise (0.05)."""
+    from sb3_lsiq.data import pendulum_demonstrations
+
+    demos = pendulum_demonstrations(10)
+    lsiq = offline_scores("iq", 0, demos)
+    bc = offline_scores("bc", 0, demos)
+    print(f"offline LSIQ scores {[round(s, 2) for s in lsiq]}; BC scores {[round(s, 2) for s in bc]}")
+    assert max(lsiq) >= max(bc) - 0.05, f"offline LSIQ {lsiq} fell behind BC {bc}"
+
+
+VARIANTS = {
+    "lsiq-h": ("lsiq", {"entropy_critic": "entropy"}),
+    "lsiq-hc": ("lsiq", {"entropy_critic": "entropy_regularizer"}),
+    "sqil": ("sqil", {}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variants_learn_pendulum(variant, pendulum_demos):
+    """LSIQ-H, LSIQ-HC and SQIL with their packaged Pendulum settings, one seed, the same budget and bar."""
+    from sb3_lsiq.zoo import ZOO_ALGORITHMS
+
+    algo, extra = VARIANTS[variant]
+    model = ZOO_ALGORITHMS[algo]("MlpPolicy", "Pendulum-v1", seed=0, **algorithm_kwargs(algo, "Pendulum-v1"), **extra)
+    evaluator = ScoreEvaluator(pendulum_demos.metadata["mean_return"], pendulum_demos.metadata["random_mean_return"], 0)
+    model.learn(STEPS, callback=evaluator)
+    curve = ", ".join(f"{(i + 1) * EVAL_EVERY}: {s:.2f}" for i, s in enumerate(evaluator.scores))
+    print(f"{variant} seed 0 expert-normalised scores {curve}")
+    assert max(evaluator.scores) >= MIN_BEST_SCORE, f"{variant} never reached {MIN_BEST_SCORE}: {curve}"
+    assert evaluator.scores[-1] >= MIN_FINAL_SCORE, f"{variant} collapsed at the end: {curve}"

@@ -1,16 +1,20 @@
 """The pure critic losses against values computed by hand, without an environment."""
 
+import math
+
 import pytest
 import torch as th
 
 from sb3_lsiq.common.losses import (
     IQBatch,
     chi2_regularizer,
+    diagonal_gaussian_kl,
     gradient_penalty,
     iq_critic_loss,
     least_squares_critic_loss,
     q_bounds,
     soft_bellman_target,
+    squashed_gaussian_nll,
 )
 
 # A tiny batch: rows 0-1 are policy rows, rows 2-3 expert rows; one critic.
@@ -184,3 +188,23 @@ def test_gradient_penalty_reaches_critic_parameters():
                                th.randn(5, 2), th.randn(5, 1), th.rand(5, 1))  # fmt: skip
     penalty.backward()
     assert net.weight.grad is not None and net.weight.grad.abs().sum() > 0
+
+
+def test_squashed_gaussian_nll_by_hand():
+    # a = tanh(0.5): the pre-tanh target is 0.5; N(0, 1): 0.5 * 0.25 + 0 + 0.5 log(2 pi) per dimension
+    actions = th.tanh(th.tensor([[0.5, 0.5]]))
+    nll = squashed_gaussian_nll(th.zeros(1, 2), th.zeros(1, 2), actions)
+    assert nll.item() == pytest.approx(2 * (0.125 + 0.5 * math.log(2 * math.pi)), rel=1e-5)
+    # log sigma = log 2 and mu = 0.5: the squared term vanishes, log 2 remains
+    nll = squashed_gaussian_nll(th.full((1, 1), 0.5), th.full((1, 1), math.log(2.0)), th.tanh(th.tensor([[0.5]])))
+    assert nll.item() == pytest.approx(math.log(2.0) + 0.5 * math.log(2 * math.pi), rel=1e-5)
+    # actions on the bounds stay finite
+    assert th.isfinite(squashed_gaussian_nll(th.zeros(2, 1), th.zeros(2, 1), th.tensor([[1.0], [-1.0]])))
+
+
+def test_diagonal_gaussian_kl_by_hand():
+    # KL(N(0, 1) || N(1, 2^2)) = log 2 + (1 + 1) / 8 - 1/2
+    kl = diagonal_gaussian_kl(th.zeros(1, 1), th.zeros(1, 1), th.ones(1, 1), th.full((1, 1), math.log(2.0)))
+    assert kl.item() == pytest.approx(math.log(2.0) + 0.25 - 0.5, rel=1e-5)
+    same = diagonal_gaussian_kl(th.ones(3, 2), th.zeros(3, 2), th.ones(3, 2), th.zeros(3, 2))
+    assert same.item() == pytest.approx(0.0, abs=1e-7)

@@ -59,6 +59,15 @@ def test_stock_train_iqlearn_with_conf_file(tmp_path):
     assert model.num_timesteps == 300 and model.reg_mult == 0.5
 
 
+def test_stock_train_sqil_reads_the_packaged_file(tmp_path):
+    out = run([BIN / "rl_zoo3", "train", "--algo", "sqil", "--env", "Pendulum-v1", "-f", "logs", *FAST], tmp_path)
+    assert "hyperparams/sqil.yml" in out and "Saving to logs/sqil/Pendulum-v1_1" in out
+    from sb3_lsiq import SQIL
+
+    model = SQIL.load(tmp_path / "logs" / "sqil" / "Pendulum-v1_1" / "Pendulum-v1.zip")
+    assert model.num_timesteps == 300 and model.policy_term == "q_old_policy"
+
+
 def test_optimize_tunes_the_imitation_knobs(tmp_path):
     out = run([BIN / "rl_zoo3", "train", "--algo", "lsiq", "--env", "Pendulum-v1", "-f", "logs", "-optimize",
                "--n-trials", "2", "--n-jobs", "1", "--sampler", "random", "--pruner", "none", "--n-evaluations", "1",
@@ -100,7 +109,7 @@ def test_start_up_hook_is_free_and_never_breaks_rl_zoo3(tmp_path):
     assert "sb3-lsiq could not register its algorithms with rl-zoo3" in out
 
 
-@pytest.mark.parametrize("algo", ["lsiq", "iqlearn"])
+@pytest.mark.parametrize("algo", ["lsiq", "iqlearn", "sqil"])
 def test_samplers_give_constructor_kwargs(algo):
     import optuna
 
@@ -111,6 +120,7 @@ def test_samplers_give_constructor_kwargs(algo):
     trial = study.ask()
     kwargs = SAMPLERS[algo](trial, 1, 1, {"using_her_replay_buffer": False})
     assert CONVERTERS[algo](trial.params) == kwargs  # what --trial-id re-trains is what was sampled
-    assert {"reg_mult", "n_demo_episodes", "ent_coef", "actor_learning_rate"} <= set(kwargs)
+    assert {"n_demo_episodes", "ent_coef", "actor_learning_rate"} <= set(kwargs)
+    assert ("reg_mult" in kwargs) == (algo != "sqil")  # SQIL's rewards are fixed: no c
     model = ZOO_ALGORITHMS[algo]("MlpPolicy", "Pendulum-v1", **kwargs)
-    assert model.reg_mult == kwargs["reg_mult"] and model.policy.net_args["net_arch"] == kwargs["policy_kwargs"]["net_arch"]
+    assert model.policy.net_args["net_arch"] == kwargs["policy_kwargs"]["net_arch"]

@@ -118,7 +118,11 @@ def validate_against_spaces(
             f"{observation_space.shape}."
         )
     if needs_actions and demonstrations.actions is None:
-        raise ValueError("The demonstrations have no actions, but this algorithm needs expert actions (s, a, s').")
+        raise ValueError(
+            "The demonstrations have no actions (state-only: s, s', done). Learn from observations with "
+            "expert_actions='idm' (an inverse dynamics model labels them) or expert_actions='policy' (the current "
+            "policy labels expert states), or give demonstrations with actions."
+        )
     if demonstrations.actions is not None:
         assert isinstance(action_space, spaces.Box)
         act_shape = demonstrations.actions.shape[1:]

@@ -3,7 +3,8 @@ mixes an expert batch into every gradient step and learns a soft-Q critic whose 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import torch as th
@@ -13,7 +14,7 @@ from stable_baselines3.common.distributions import SquashedDiagGaussianDistribut
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import get_parameters_by_name, get_schedule_fn, polyak_update, update_learning_rate
 
 try:  # SB3 >= 2.6 deprecates get_schedule_fn in favour of FloatSchedule
@@ -22,10 +23,31 @@ except ImportError:  # pragma: no cover - SB3 2.2.1 (imitation's pins)
     _FloatSchedule = None  # type: ignore[assignment,misc]
 
 from sb3_lsiq.common.demonstrations import EPISODE_END_RULES, load_demonstrations
-from sb3_lsiq.common.expert_buffer import ExpertBuffer, validate_against_spaces
-from sb3_lsiq.common.losses import CriticLossTerms, IQBatch, soft_bellman_target
+from sb3_lsiq.common.entropy_critic import EntropyCritic
+from sb3_lsiq.common.expert_buffer import ExpertBuffer, ExpertSamples, validate_against_spaces
+from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
+from sb3_lsiq.common.losses import CriticLossTerms, IQBatch, soft_bellman_target, squashed_gaussian_nll
 from sb3_lsiq.common.policies import IQActor, IQPolicy
 from sb3_lsiq.common.train_stats import TrainStats
+
+# Where the expert batch's actions come from: the recordings, an inverse dynamics model, or the current policy
+EXPERT_ACTION_SOURCES = ("demonstrations", "idm", "policy")
+IDM_OPTIONS = frozenset({"net_arch", "activation_fn", "learning_rate", "log_std_bounds", "kl_coef", "target_update_interval"})
+
+OFFLINE_OBJECTIVES = ("iq", "bc")
+OFFLINE_POLICY_TERMS = ("value", "v0", "value_expert")
+CriticLossFunction = Callable[[IQBatch, th.Tensor, th.Tensor], CriticLossTerms]
+
+
+class MixedBatch(NamedTuple):
+    """The rows of one update, policy (replay) rows first and expert rows last (``n_policy`` = 0 offline)."""
+
+    observations: th.Tensor  # (N, obs_dim)
+    actions: th.Tensor  # (N, action_dim), scaled to [-1, 1]
+    next_observations: th.Tensor  # (N, obs_dim)
+    dones: th.Tensor  # (N, 1), 1 only for a true termination
+    n_policy: int
+
 
 SelfImplicitQAlgorithm = TypeVar("SelfImplicitQAlgorithm", bound="ImplicitQAlgorithm")
 
@@ -116,6 +138,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         actor_on_expert_states: bool = True,
         demo_episode_end: str = "auto",
         n_demo_episodes: int | None = None,
+        expert_actions: str = "demonstrations",
+        idm_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -169,6 +193,10 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         self.actor_on_expert_states = actor_on_expert_states
         self.demo_episode_end = demo_episode_end
         self.n_demo_episodes = n_demo_episodes
+        self.expert_actions = expert_actions
+        self.idm_kwargs = idm_kwargs
+        self.inverse_dynamics: GaussianInverseDynamics | None = None
+        self.entropy_critic: EntropyCritic | None = None  # LSIQ-H / LSIQ-HC only
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Adam | None = None
         self.expert_buffer: ExpertBuffer | None = None
@@ -184,6 +212,9 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
     def _validate_options(self) -> None:
         """Check every option value before anything is built; subclasses extend it."""
         check_choice("demo_episode_end", self.demo_episode_end, EPISODE_END_RULES)
+        check_choice("expert_actions", self.expert_actions, EXPERT_ACTION_SOURCES)
+        if self.idm_kwargs is not None and self.expert_actions != "idm":
+            raise ValueError(f"idm_kwargs only apply with expert_actions='idm' (got expert_actions={self.expert_actions!r}).")
         if self.reg_mult <= 0:
             raise ValueError(f"reg_mult must be > 0 (it is c, the regulariser weight), got {self.reg_mult}.")
         if not 0.0 <= self.gamma < 1.0:
@@ -234,6 +265,17 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.ent_coef_lr_schedule(1))
         else:
             self.ent_coef_tensor = th.tensor(float(self.ent_coef), device=self.device)
+        if self.expert_actions == "idm":
+            self.inverse_dynamics = self._make_inverse_dynamics()
+
+    def _make_inverse_dynamics(self) -> GaussianInverseDynamics:
+        kwargs = dict(self.idm_kwargs or {})
+        unknown = set(kwargs) - IDM_OPTIONS
+        if unknown:
+            raise ValueError(f"Unknown idm_kwargs {sorted(unknown)}; valid keys: {', '.join(sorted(IDM_OPTIONS))}.")
+        obs_dim = int(np.prod(self.observation_space.shape))  # type: ignore[arg-type]
+        action_dim = int(np.prod(self.action_space.shape))  # type: ignore[arg-type]
+        return GaussianInverseDynamics(obs_dim, action_dim, **kwargs).to(self.device)
 
     def _create_aliases(self) -> None:
         self.actor = self.policy.actor  # type: ignore[assignment]
@@ -270,7 +312,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             n_episodes=self.n_demo_episodes,
         )
         assert self.expert_batch_size is not None
-        validate_against_spaces(demos, self.observation_space, self.action_space, self.expert_batch_size, needs_actions=True)
+        needs_actions = self.expert_actions == "demonstrations"
+        validate_against_spaces(demos, self.observation_space, self.action_space, self.expert_batch_size, needs_actions)
         self.expert_buffer = ExpertBuffer(demos, self.observation_space, self.action_space, self.device)  # type: ignore[arg-type]
         if self.verbose >= 1:
             print(f"Expert buffer: {demos.n_transitions} transitions from {demos.n_episodes} episode(s)")
@@ -293,6 +336,10 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         """The critic loss of one mixed batch (policy rows first, expert rows last)."""
         raise NotImplementedError
 
+    def _offline_critic_loss(self, batch: IQBatch, policy_term: str) -> CriticLossTerms:
+        """The critic loss of an expert-only batch (offline training)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------------------------------------------
     # Training
     # ------------------------------------------------------------------------------------------------------
@@ -309,6 +356,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         update_learning_rate(self.actor.optimizer, self.actor_lr_schedule(progress))
         if self.ent_coef_optimizer is not None:
             update_learning_rate(self.ent_coef_optimizer, self.ent_coef_lr_schedule(progress))
+        if self.entropy_critic is not None:
+            update_learning_rate(self.entropy_critic.optimizer, self.lr_schedule(progress))
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         self.policy.set_training_mode(True)
@@ -324,17 +373,25 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         self._n_updates += gradient_steps
 
     def _gradient_step(self, batch_size: int, update_actor: bool) -> None:
+        """One update on a mixed batch: ``batch_size`` replay rows first, ``expert_batch_size`` expert rows last."""
         assert self.replay_buffer is not None and self.expert_buffer is not None and self.expert_batch_size is not None
         replay = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[arg-type]
         expert = self.expert_buffer.sample(self.expert_batch_size, self._vec_normalize_env)
-        assert expert.actions is not None
-        n_policy = replay.observations.shape[0]
-        # Mixed batch: policy (replay) rows first, expert rows last; N = n_policy + n_expert
-        observations = th.cat([replay.observations, expert.observations])  # (N, obs_dim)
-        actions = th.cat([replay.actions, expert.actions])  # (N, action_dim), scaled to [-1, 1]
-        next_observations = th.cat([replay.next_observations, expert.next_observations])  # (N, obs_dim)
-        # Replay dones already exclude time-limit truncations (handle_timeout_termination), so d is absorbing
-        dones = th.cat([replay.dones.reshape(-1, 1), expert.dones])  # (N, 1)
+        expert_actions = self._expert_actions(replay, expert)  # (n_expert, action_dim), scaled to [-1, 1]
+        mixed = MixedBatch(
+            observations=th.cat([replay.observations, expert.observations]),  # (N, obs_dim), N = n_policy + n_expert
+            actions=th.cat([replay.actions, expert_actions]),  # (N, action_dim), scaled to [-1, 1]
+            next_observations=th.cat([replay.next_observations, expert.next_observations]),  # (N, obs_dim)
+            # Replay dones already exclude time-limit truncations (handle_timeout_termination), so d is absorbing
+            dones=th.cat([replay.dones.reshape(-1, 1), expert.dones]),  # (N, 1)
+            n_policy=replay.observations.shape[0],
+        )
+        self._update(mixed, update_actor, self._critic_loss)
+
+    def _update(self, mixed: MixedBatch, update_actor: bool, critic_loss: CriticLossFunction) -> None:
+        """The critic (and actor, temperature) update on one batch, policy rows first; ``critic_loss`` maps
+        (batch, observations, actions) to the loss terms."""
+        observations, actions, next_observations, dones, n_policy = mixed
         ent_coef = self._current_ent_coef()
 
         # a~ ~ pi(.|s): one reparameterised sample serves V(s) in the critic loss and the actor loss
@@ -344,9 +401,13 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
 
         with th.no_grad():
             next_actions, next_log_prob = self.actor.action_log_prob(next_observations)
+            next_log_prob = next_log_prob.reshape(-1, 1)  # (N, 1)
             next_q = th.cat(self.critic_target(next_observations, next_actions), dim=1)  # (N, K)
-            # Soft target value; with several critics the minimum, as in SAC
-            next_v = next_q.min(dim=1, keepdim=True)[0] - ent_coef * next_log_prob.reshape(-1, 1)  # (N, 1)
+            # Soft target value; with several critics the minimum, as in SAC. With an entropy critic, Q is a
+            # reward-only critic and H carries the entropy, so the -alpha log pi term leaves Q's values.
+            next_v = next_q.min(dim=1, keepdim=True)[0]  # (N, 1)
+            if self.entropy_critic is None:
+                next_v = next_v - ent_coef * next_log_prob
             target = soft_bellman_target(next_v, dones, self.gamma, *self._target_clip_bounds())  # (N, 1)
 
         q_data = th.cat(self.critic(observations, actions), dim=1)  # Q(s, a) at the dataset actions, (N, K)
@@ -356,14 +417,18 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         # V(s) in the critic loss moves theta alone and the actor loss moves phi alone.
         q_sampled = th.cat(self.critic(observations, sampled_actions), dim=1)  # (N, K)
         v = q_sampled - ent_coef * log_prob.detach()  # V(s) = Q(s, a~) - alpha log pi(a~|s)
+        if self.entropy_critic is not None:
+            v = q_sampled  # reward-only Q
         batch = IQBatch(q=q_data, v=v, target=target, done=dones, n_policy=n_policy)
-        terms = self._critic_loss(batch, observations, actions)
+        terms = critic_loss(batch, observations, actions)
 
         stats = self._train_stats
         critic_grads = th.autograd.grad(terms.loss, self._critic_params, retain_graph=update_actor)
         if update_actor:
-            actor_rows = slice(None) if self.actor_on_expert_states else slice(0, n_policy)
+            actor_rows = slice(None) if self.actor_on_expert_states or n_policy == 0 else slice(0, n_policy)
             min_q_pi = q_sampled[actor_rows].min(dim=1, keepdim=True)[0]  # (rows, 1)
+            if self.entropy_critic is not None:  # the actor maximises Q + H - alpha log pi
+                min_q_pi = min_q_pi + self.entropy_critic.value(observations[actor_rows], sampled_actions[actor_rows])
             actor_log_prob = log_prob[actor_rows]
             actor_loss = (ent_coef * actor_log_prob - min_q_pi).mean()
             actor_grads = th.autograd.grad(actor_loss, self._actor_params, allow_unused=True)
@@ -380,6 +445,16 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         # The critic steps after the actor's gradient was taken: the step changes theta in place
         assign_gradients(self._critic_params, critic_grads)
         self.critic.optimizer.step()
+        if self.entropy_critic is not None:
+            q_target = None
+            if self.entropy_critic.mode == "entropy_regularizer":
+                with th.no_grad():  # Q_target(s, a) for HC's regulariser reward
+                    q_target = th.cat(self.critic_target(observations, actions), dim=1).min(dim=1, keepdim=True)[0]
+            h_loss = self.entropy_critic.update(
+                observations, actions, next_observations, next_actions, next_log_prob, dones, n_policy, ent_coef,
+                q_target=q_target, next_v_target=next_v,
+            )  # fmt: skip
+            stats.add("train/entropy_critic_loss", h_loss)
 
         # Diagnostics, accumulated on the device (no host sync); see TrainStats
         with th.no_grad():
@@ -391,13 +466,104 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             stats.add("train/regularizer", terms.regularizer)
             stats.add("train/chi2_regularizer", self.reg_mult * reward.pow(2).mean())
             stats.add("train/q_expert", q_data[n_policy:].mean())
-            stats.add("train/q_policy", q_data[:n_policy].mean())
             stats.add("train/reward_expert", reward[n_policy:].mean())
-            stats.add("train/reward_policy", reward[:n_policy].mean())
+            if n_policy > 0:  # offline batches hold expert rows only
+                stats.add("train/q_policy", q_data[:n_policy].mean())
+                stats.add("train/reward_policy", reward[:n_policy].mean())
             stats.add("train/v", v.mean())
             stats.add("train/target", target.mean())
             stats.add("train/entropy", -log_prob.mean())
             stats.add_ratio("train/q_absorbing", (q_data.mean(dim=1, keepdim=True) * dones).sum(), dones.sum())
+
+    # ------------------------------------------------------------------------------------------------------
+    # Offline training
+    # ------------------------------------------------------------------------------------------------------
+
+    def learn_offline(
+        self: SelfImplicitQAlgorithm,
+        n_updates: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1_000,
+        objective: str = "iq",
+        policy_term: str = "v0",
+        tb_log_name: str = "offline",
+    ) -> SelfImplicitQAlgorithm:
+        """Train from the demonstrations alone, with no environment step (the papers' offline variants).
+
+        ``objective="iq"``: every update samples ``expert_batch_size`` expert transitions and runs the usual critic,
+        actor and temperature updates on them with the algorithm's offline critic loss (LSIQ: Q(s_E, a_E) -> Q_max
+        and the ``policy_term``, no regulariser; IQ-Learn: -r on expert rows, the ``policy_term`` and the chi^2
+        regulariser on expert rows). ``policy_term``: ``"v0"`` ((1 - gamma) mean V(s_E), expert states standing in
+        for initial states) or ``"value_expert"`` (mean of V(s_E) - gamma V(s'_E)).
+        ``objective="bc"``: behaviour cloning of the same tanh-Gaussian actor (the Gaussian NLL of the pre-tanh
+        expert action, as the reference's BC), the baseline; the critic is untouched.
+
+        Callbacks are called once per update (an ``EvalCallback(eval_freq=k)`` evaluates every k updates); the
+        environment is used for its spaces and by such callbacks only.
+
+        :param n_updates: gradient steps
+        :param log_interval: updates between log dumps (the logged values are means since the last dump)
+        """
+        check_choice("objective", objective, OFFLINE_OBJECTIVES)
+        check_choice("policy_term (offline)", policy_term, OFFLINE_POLICY_TERMS)
+        if self.expert_actions == "idm":
+            raise ValueError(
+                "learn_offline cannot use expert_actions='idm': the inverse dynamics model learns from the agent's own "
+                "transitions, and offline training has none. Use demonstrations with actions, or expert_actions='policy'."
+            )
+        _, callbacks = self._setup_learn(0, callback, reset_num_timesteps=False, tb_log_name=tb_log_name)
+        assert self.expert_buffer is not None and self.expert_batch_size is not None
+        callbacks.on_training_start(locals(), globals())
+        self.policy.set_training_mode(True)
+        for update in range(n_updates):
+            self._current_progress_remaining = 1.0 - update / n_updates
+            self._update_learning_rate()
+            expert = self.expert_buffer.sample(self.expert_batch_size, self._vec_normalize_env)
+            actions = self._expert_actions(None, expert)
+            if objective == "bc":
+                self._behaviour_cloning_step(expert.observations, actions)
+            else:
+                batch = MixedBatch(expert.observations, actions, expert.next_observations, expert.dones, n_policy=0)
+                self._update(batch, True, lambda iq_batch, _obs, _act: self._offline_critic_loss(iq_batch, policy_term))
+                if update % self.target_update_interval == 0:
+                    polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+                    polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
+            self._n_updates += 1
+            if log_interval > 0 and (update + 1) % log_interval == 0:
+                self._flush_train_stats()
+                self.logger.record("offline/updates", update + 1)
+                self.logger.dump(step=self._n_updates)
+            if not callbacks.on_step():
+                break
+        callbacks.on_training_end()
+        return self
+
+    def _behaviour_cloning_step(self, observations: th.Tensor, actions: th.Tensor) -> None:
+        mean, log_std, _ = self.actor.get_action_dist_params(observations)  # (B, A) each
+        loss = squashed_gaussian_nll(mean, log_std, actions)
+        self.actor.optimizer.zero_grad()
+        loss.backward()
+        self.actor.optimizer.step()
+        self._train_stats.add("train/bc_loss", loss)
+
+    def _expert_actions(self, replay: Any, expert: ExpertSamples) -> th.Tensor:
+        """The expert batch's actions: recorded, labelled by the inverse dynamics model, or by the current policy."""
+        if self.expert_actions == "demonstrations":
+            assert expert.actions is not None
+            return expert.actions
+        if self.expert_actions == "policy":
+            # The state-only baseline: the current policy labels expert states (no gradient)
+            with th.no_grad():
+                return self.actor.action_log_prob(expert.observations)[0]
+        assert self.inverse_dynamics is not None
+        # One IDM fit per gradient step on this step's replay batch (actions known), then a sampled label per pair
+        terms = self.inverse_dynamics.fit(
+            replay.observations, replay.actions, replay.next_observations, expert.observations, expert.next_observations
+        )
+        self._train_stats.add("train/idm_nll", terms.nll)
+        if self.inverse_dynamics.kl_coef > 0:
+            self._train_stats.add("train/idm_kl", terms.kl)
+        return self.inverse_dynamics.sample(expert.observations, expert.next_observations)
 
     def _flush_train_stats(self) -> None:
         """Move the accumulated training statistics into the logger (one host transfer)."""
@@ -512,10 +678,16 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             "_train_stats",
             "_actor_params",
             "_critic_params",
+            "inverse_dynamics",
+            "entropy_critic",
         ]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts = ["policy", "actor.optimizer", "critic.optimizer"]
+        if self.inverse_dynamics is not None:
+            state_dicts += ["inverse_dynamics", "inverse_dynamics.optimizer"]
+        if self.entropy_critic is not None:
+            state_dicts += ["entropy_critic", "entropy_critic.optimizer"]
         if self.ent_coef_optimizer is not None:
             saved_pytorch_variables = ["log_ent_coef"]
             state_dicts.append("ent_coef_optimizer")

@@ -1,4 +1,5 @@
-"""Pure critic losses of LS-IQ and IQ-Learn.
+"""Pure losses of LS-IQ and IQ-Learn: the critic losses, the entropy critics' targets and the losses of the inverse
+dynamics model (state-only).
 
 Everything here is a function of tensors only (no environment, no network except the gradient penalty's
 critic callable), so it is unit-tested against hand-computed values.
@@ -20,6 +21,7 @@ gamma = discount, r = Q(s, a) - gamma (1 - d) V(s') is the implicit reward.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -265,3 +267,109 @@ def gradient_penalty(
         grad_norm = th.cat([grad_obs.flatten(1), grad_act.flatten(1)], dim=1).norm(2, dim=1)  # (B,)
         penalties.append((grad_norm - 1.0).pow(2).mean())
     return th.stack(penalties).mean()
+
+
+SQIL_POLICY_TERMS = ("q_old_policy", "value", "value_policy")
+
+
+def sqil_critic_loss(batch: IQBatch, policy_term: str = "q_old_policy", loss: str = "mse") -> CriticLossTerms:
+    """SQIL (Reddy et al., ICLR 2020) on a soft actor-critic: a soft Bellman error with the fixed rewards 1 on expert
+    rows and 0 on policy rows, half of each, no clipping:
+
+    0.5 mean_E l(Q(s_E, a_E), 1 + y_E) + 0.5 * policy term, the policy term being ``"q_old_policy"`` (true SQIL:
+    mean_pi l(Q(s_pi, a_pi), y_pi)), ``"value"`` (mean over all rows of l(V(s), y)) or ``"value_policy"`` (over
+    the policy rows). A terminal transition's y is 0 (only a true termination: time-limit cuts bootstrap).
+    The reference multiplied the whole loss by c, which only rescales the learning rate; no factor here.
+    """
+    n = batch.n_policy
+    expert_loss = 0.5 * regression(batch.q[n:], 1.0 + batch.target[n:], loss)
+    if policy_term == "q_old_policy":
+        policy_loss = 0.5 * regression(batch.q[:n], batch.target[:n], loss)
+    elif policy_term == "value":
+        policy_loss = 0.5 * regression(batch.v, batch.target, loss)
+    else:  # value_policy
+        policy_loss = 0.5 * regression(batch.v[:n], batch.target[:n], loss)
+    return CriticLossTerms(expert_loss + policy_loss, expert_loss, policy_loss, th.zeros_like(expert_loss))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Entropy critics of LSIQ-H and LSIQ-HC (algorithms.md §2.6-2.7)
+# ----------------------------------------------------------------------------------------------------------
+
+H_TARGET_BOUNDS = (-1e4, 1e3)  # LSIQ-H's clip of the entropy target
+
+
+def hc_target_bounds(reg_mult: float, gamma: float) -> tuple[float, float]:
+    """LSIQ-HC's clip of its target: [-1000, (1/c)^2 / (1 - gamma) + 100] (the discounted maximal c r^2, plus room)."""
+    return -1000.0, (1.0 / reg_mult) ** 2 / (1.0 - gamma) + 100.0
+
+
+def running_entropy_max(previous: th.Tensor, batch_max: th.Tensor, tau_up: float = 1e-2, tau_down: float = 1e-4) -> th.Tensor:
+    """LSIQ-H's running maximum M of the policy's next-state entropy: it follows a higher batch maximum with rate
+    ``tau_up`` and a lower one with rate ``tau_down``; a NaN ``previous`` (no value yet) takes the batch maximum.
+    0-dim tensors."""
+    followed = th.where(
+        batch_max > previous, (1 - tau_up) * previous + tau_up * batch_max, (1 - tau_down) * previous + tau_down * batch_max
+    )
+    return th.where(th.isnan(previous), batch_max, followed)
+
+
+def regularization_reward(
+    q_target: th.Tensor, next_v_target: th.Tensor, done: th.Tensor, reg_mult: float, gamma: float, q_min: float, q_max: float
+) -> th.Tensor:
+    """LSIQ-HC's regulariser "reward" c r^2, with r = Q_target(s, a) - gamma (1 - d) clip(V_target(s')) from the
+    target networks (of the NEXT state s'; the reference used the current state, a defect): non-absorbing rows
+    c clip(r, -1/c, 1/c)^2, absorbing rows (1 - gamma) c clip(r, Q_min, Q_max)^2. All shapes (N, 1)."""
+    reward = q_target - (1.0 - done) * gamma * next_v_target.clamp(q_min, q_max)
+    bounded = reward.clamp(-1.0 / reg_mult, 1.0 / reg_mult)
+    return (1.0 - done) * reg_mult * bounded.pow(2) + done * (1.0 - gamma) * reg_mult * reward.clamp(q_min, q_max).pow(2)
+
+
+def entropy_critic_target(
+    next_h: th.Tensor,
+    next_entropy: th.Tensor,
+    done: th.Tensor,
+    gamma: float,
+    ent_coef: th.Tensor | float,
+    bounds: tuple[float, float],
+    extra_reward: th.Tensor | None = None,
+) -> th.Tensor:
+    """The entropy critic's target clip(extra + gamma (1 - d) (H_target(s', a') + alpha H(pi(.|s'))), bounds).
+
+    ``extra_reward`` is HC's regulariser reward (None for H). Every input has shape (N, 1) (the reference broadcast a
+    (N,) flag against (N, 1) values, which averaged the termination mask over the batch).
+    """
+    target = (1.0 - done) * gamma * (next_h + ent_coef * next_entropy)
+    if extra_reward is not None:
+        target = target + extra_reward
+    return target.clamp(*bounds)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Inverse dynamics model (learning from observations, LS-IQ Sec. 5 / algorithms.md §2.8)
+# ----------------------------------------------------------------------------------------------------------
+
+ATANH_CLIP = 1.0 - 1e-6  # keeps atanh finite for actions on the bounds
+
+
+def squashed_gaussian_nll(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor) -> th.Tensor:
+    """Negative log-likelihood of actions in [-1, 1] under a Gaussian on the pre-tanh value, as the reference fits its
+    IDM: the target is u = atanh(a) (a clipped to +-(1 - 1e-6)) and the loss 0.5 ((u - mu) / sigma)^2 + log sigma
+    + 0.5 log(2 pi), summed over the action dimensions and averaged over the rows.
+
+    :param mean: mu, shape (n, A)
+    :param log_std: log sigma, shape (n, A)
+    :param actions: a, scaled to [-1, 1], shape (n, A)
+    :return: 0-dim tensor
+    """
+    pre_tanh = th.atanh(actions.clamp(-ATANH_CLIP, ATANH_CLIP))
+    per_dim = 0.5 * ((pre_tanh - mean) / log_std.exp()).pow(2) + log_std + 0.5 * math.log(2.0 * math.pi)  # (n, A)
+    return per_dim.sum(dim=1).mean()
+
+
+def diagonal_gaussian_kl(mean: th.Tensor, log_std: th.Tensor, target_mean: th.Tensor, target_log_std: th.Tensor) -> th.Tensor:
+    """KL(N(mean, std) || N(target_mean, target_std)) of diagonal Gaussians, summed over dimensions, averaged over
+    rows: sum_i log(s_t / s) + (s^2 + (m - m_t)^2) / (2 s_t^2) - 1/2. Shapes (n, A); returns a 0-dim tensor."""
+    variance, target_variance = (2.0 * log_std).exp(), (2.0 * target_log_std).exp()
+    per_dim = target_log_std - log_std + (variance + (mean - target_mean).pow(2)) / (2.0 * target_variance) - 0.5
+    return per_dim.sum(dim=1).mean()

@@ -76,6 +76,14 @@ class IQLearn(ImplicitQAlgorithm):
         truncation info, else length >= the env's max_episode_steps means truncated, with a warning),
         ``"terminated"`` or ``"truncated"``
     :param n_demo_episodes: use only the first ``n_demo_episodes`` episodes of the demonstrations (None: all)
+    :param expert_actions: where the expert batch's actions come from: ``"demonstrations"`` (recorded), ``"idm"``
+        (learning from observations: an inverse dynamics model p(a|s, s'), fitted on the replay batch every gradient
+        step, samples an action for each expert pair; recorded actions, if any, are not read) or ``"policy"`` (the
+        state-only baseline: the current policy's action at the expert state)
+    :param idm_kwargs: options of the inverse dynamics model (``expert_actions="idm"``): ``net_arch`` ([256, 256]),
+        ``learning_rate`` (3e-4), ``log_std_bounds`` ((-5, 2)), ``kl_coef`` (0: the Gaussian IDM; > 0: the
+        KL-regularised IDM, KL to a target copy on expert pairs), ``target_update_interval`` (1000 fits),
+        ``activation_fn``
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -123,6 +131,8 @@ class IQLearn(ImplicitQAlgorithm):
         actor_on_expert_states: bool = True,
         demo_episode_end: str = "auto",
         n_demo_episodes: int | None = None,
+        expert_actions: str = "demonstrations",
+        idm_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -162,6 +172,8 @@ class IQLearn(ImplicitQAlgorithm):
             actor_on_expert_states=actor_on_expert_states,
             demo_episode_end=demo_episode_end,
             n_demo_episodes=n_demo_episodes,
+            expert_actions=expert_actions,
+            idm_kwargs=idm_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,
@@ -202,6 +214,18 @@ class IQLearn(ImplicitQAlgorithm):
             )
             terms = terms._replace(loss=terms.loss + self.gradient_penalty * penalty)
         return terms
+
+    def _offline_critic_loss(self, batch: IQBatch, policy_term: str) -> CriticLossTerms:
+        # IQ-Learn's offline setting: -r on expert rows, the policy term on expert states, chi^2 on expert rows
+        return iq_critic_loss(
+            batch,
+            self.reg_mult,
+            self.gamma,
+            expert_term="bootstrap",
+            policy_term=policy_term,
+            regularizer="expert" if self.regularizer != "off" else "off",
+            treat_absorbing=self.treat_absorbing,
+        )
 
     def learn(
         self: SelfIQLearn,

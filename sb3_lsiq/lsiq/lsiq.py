@@ -8,6 +8,7 @@ from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 
+from sb3_lsiq.common.entropy_critic import ENTROPY_CRITIC_OPTIONS, ENTROPY_CRITICS, EntropyCritic
 from sb3_lsiq.common.iq_algorithm import ImplicitQAlgorithm, check_choice
 from sb3_lsiq.common.losses import (
     EXPERT_TERMS,
@@ -66,6 +67,12 @@ class LSIQ(ImplicitQAlgorithm):
     :param target_clipping: clip the target value V_target(s') to [q_min, q_max]
     :param q_max: upper Q bound; None derives 1/(c (1 - gamma)) from ``reg_mult`` and ``gamma``
     :param q_min: lower Q bound; None derives -q_max
+    :param entropy_critic: ``"off"``; ``"entropy"`` (LSIQ-H: a separate critic H carries the future entropy and Q
+        becomes reward-only; the actor maximises Q + H - alpha log pi) or ``"entropy_regularizer"`` (LSIQ-HC: H also
+        carries the regulariser reward c r^2)
+    :param entropy_critic_kwargs: ``tau`` (H's target rate; default ``tau``), ``loss`` (``"mse"`` for H, ``"huber"``
+        for HC by default), ``clip_expert_entropy`` (True: expert next-state entropies are lower-clipped to the
+        policy's running maximum), ``tau_up`` (1e-2) and ``tau_down`` (1e-4), the rates of that running maximum
     :param learning_rate: learning rate of the critic (and by default of the entropy coefficient);
         it can be a function of the current progress remaining (from 1 to 0) or a string ``"lin_1e-3"``
         (linear decay to 0, as in rl-zoo3)
@@ -99,6 +106,14 @@ class LSIQ(ImplicitQAlgorithm):
         truncation info, else length >= the env's max_episode_steps means truncated, with a warning),
         ``"terminated"`` or ``"truncated"``
     :param n_demo_episodes: use only the first ``n_demo_episodes`` episodes of the demonstrations (None: all)
+    :param expert_actions: where the expert batch's actions come from: ``"demonstrations"`` (recorded), ``"idm"``
+        (learning from observations: an inverse dynamics model p(a|s, s'), fitted on the replay batch every gradient
+        step, samples an action for each expert pair; recorded actions, if any, are not read) or ``"policy"`` (the
+        state-only baseline: the current policy's action at the expert state)
+    :param idm_kwargs: options of the inverse dynamics model (``expert_actions="idm"``): ``net_arch`` ([256, 256]),
+        ``learning_rate`` (3e-4), ``log_std_bounds`` ((-5, 2)), ``kl_coef`` (0: the Gaussian IDM; > 0: the
+        KL-regularised IDM, KL to a target copy on expert pairs), ``target_update_interval`` (1000 fits),
+        ``activation_fn``
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -129,6 +144,8 @@ class LSIQ(ImplicitQAlgorithm):
         target_clipping: bool = True,
         q_max: float | None = None,
         q_min: float | None = None,
+        entropy_critic: str = "off",
+        entropy_critic_kwargs: dict[str, Any] | None = None,
         learning_rate: float | str | Schedule = 3e-4,
         actor_learning_rate: float | str | Schedule | None = 3e-5,
         buffer_size: int = 1_000_000,
@@ -151,6 +168,8 @@ class LSIQ(ImplicitQAlgorithm):
         actor_on_expert_states: bool = True,
         demo_episode_end: str = "auto",
         n_demo_episodes: int | None = None,
+        expert_actions: str = "demonstrations",
+        idm_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -168,6 +187,8 @@ class LSIQ(ImplicitQAlgorithm):
         self.target_clipping = target_clipping
         self.q_max = q_max
         self.q_min = q_min
+        self.entropy_critic_mode = entropy_critic
+        self.entropy_critic_kwargs = entropy_critic_kwargs
         super().__init__(
             policy,
             env,
@@ -195,6 +216,8 @@ class LSIQ(ImplicitQAlgorithm):
             actor_on_expert_states=actor_on_expert_states,
             demo_episode_end=demo_episode_end,
             n_demo_episodes=n_demo_episodes,
+            expert_actions=expert_actions,
+            idm_kwargs=idm_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,
@@ -220,11 +243,28 @@ class LSIQ(ImplicitQAlgorithm):
             check_choice("policy_term (loss_type='iq')", self.policy_term, IQ_POLICY_TERMS)
             if self.regularizer is not None:
                 check_choice("regularizer", self.regularizer, REGULARIZERS)
+        check_choice("entropy_critic", self.entropy_critic_mode, ENTROPY_CRITICS)
+        if self.entropy_critic_kwargs is not None:
+            if self.entropy_critic_mode == "off":
+                raise ValueError("entropy_critic_kwargs only apply with entropy_critic='entropy' or 'entropy_regularizer'.")
+            unknown = set(self.entropy_critic_kwargs) - ENTROPY_CRITIC_OPTIONS
+            if unknown:
+                valid = ", ".join(sorted(ENTROPY_CRITIC_OPTIONS))
+                raise ValueError(f"Unknown entropy_critic_kwargs {sorted(unknown)}; valid keys: {valid}.")
         default_min, default_max = q_bounds(self.reg_mult, self.gamma)
         self._q_max = self.q_max if self.q_max is not None else default_max
         self._q_min = self.q_min if self.q_min is not None else (-self._q_max if self.q_max is not None else default_min)
         if self._q_min >= self._q_max:
             raise ValueError(f"q_min={self._q_min} must be lower than q_max={self._q_max}.")
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        if self.entropy_critic_mode != "off":
+            kwargs = {"tau": self.tau, **(self.entropy_critic_kwargs or {})}
+            self.entropy_critic = EntropyCritic(
+                self.policy, self.lr_schedule(1), self.entropy_critic_mode, self.reg_mult, self.gamma,
+                (self._q_min, self._q_max), **kwargs,
+            ).to(self.device)  # fmt: skip
 
     def _target_clip_bounds(self) -> tuple[float | None, float | None]:
         return (self._q_min, self._q_max) if self.target_clipping else (None, None)
@@ -249,6 +289,21 @@ class LSIQ(ImplicitQAlgorithm):
             expert_term=self.expert_term,
             policy_term=self.policy_term,
             regularizer=self.regularizer or "expert_and_policy",
+            treat_absorbing=self.treat_absorbing,
+            loss=self.q_loss,
+        )
+
+    def _offline_critic_loss(self, batch: IQBatch, policy_term: str) -> CriticLossTerms:
+        # LS-IQ's iq form on expert rows only: -r on expert rows, the policy term on expert states, the chi^2
+        # regulariser on expert rows, with LS-IQ's clipped targets (IQ-Learn's offline objective, bounded)
+        return iq_critic_loss(
+            batch,
+            self.reg_mult,
+            self.gamma,
+            self._q_max,
+            expert_term="bootstrap",
+            policy_term=policy_term,
+            regularizer="expert",
             treat_absorbing=self.treat_absorbing,
             loss=self.q_loss,
         )

@@ -16,18 +16,21 @@ NET_ARCHS = {"small": [64, 64], "medium": [256, 256], "big": [400, 300]}
 DEMO_EPISODES = (1, 5, 10, 25)
 
 
-def _sample_common(trial: Any) -> dict[str, Any]:
-    return {
+def _sample_common(trial: Any, implicit_reward: bool = True) -> dict[str, Any]:
+    params = {
         "gamma": trial.suggest_categorical("gamma", [0.98, 0.99, 0.995]),
         "learning_rate": trial.suggest_float("learning_rate", 1e-5, 2e-3, log=True),
         "actor_learning_rate": trial.suggest_float("actor_learning_rate", 1e-5, 2e-3, log=True),
         "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256, 512]),
         "tau": trial.suggest_float("tau", 0.001, 0.05, log=True),
         "net_arch": trial.suggest_categorical("net_arch", list(NET_ARCHS)),
-        "reg_mult": trial.suggest_float("reg_mult", 0.1, 10.0, log=True),
+        "reg_mult": trial.suggest_float("reg_mult", 0.1, 10.0, log=True) if implicit_reward else None,
         "n_demo_episodes": trial.suggest_categorical("n_demo_episodes", list(DEMO_EPISODES)),
         "ent_coef": trial.suggest_float("ent_coef", 1e-4, 0.1, log=True),
     }
+    if not implicit_reward:  # SQIL's rewards are fixed at 0 / 1: no c to tune
+        del params["reg_mult"]
+    return params
 
 
 def convert_iq_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
@@ -50,4 +53,11 @@ def sample_iqlearn_params(trial: Any, n_actions: int, n_envs: int, additional_ar
     params = _sample_common(trial)
     params["policy_term"] = trial.suggest_categorical("policy_term", ["value", "v0"])
     params["regularizer"] = trial.suggest_categorical("regularizer", ["expert_and_policy", "expert", "policy"])
+    return convert_iq_params(params)
+
+
+def sample_sqil_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict[str, Any]) -> dict[str, Any]:
+    """Search space of SQIL: the common knobs (no c) and the policy term."""
+    params = _sample_common(trial, implicit_reward=False)
+    params["policy_term"] = trial.suggest_categorical("policy_term", ["q_old_policy", "value"])
     return convert_iq_params(params)

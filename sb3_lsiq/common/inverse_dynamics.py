@@ -1,0 +1,124 @@
+"""The inverse dynamics model (IDM) that labels state-only demonstrations with actions: p(a | s, s').
+
+LS-IQ's learning-from-observations variant (algorithms.md §2.8) trains a Gaussian IDM on the agent's own replay
+transitions, where actions are known, and labels every expert pair (s_E, s'_E) with a sampled action before the
+usual critic update. The KL-regularised form adds KL(p_current || p_target) on the expert pairs, with a target copy
+refreshed every ``target_update_interval`` fits, so the labels of expert states do not drift faster than the model
+learns.
+
+Differences from the reference, deliberately: expert states are normalised exactly like the replay states the IDM
+trains on (the reference predicted from unnormalised expert states), and no pre-training flag exists (the
+reference's was inverted, so its pre-training never ran).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import NamedTuple
+
+import torch as th
+from stable_baselines3.common.torch_layers import create_mlp
+from torch import nn
+
+from sb3_lsiq.common.losses import diagonal_gaussian_kl, squashed_gaussian_nll
+
+
+class InverseDynamicsLoss(NamedTuple):
+    """One fit's loss and its parts (0-dim tensors)."""
+
+    loss: th.Tensor
+    nll: th.Tensor
+    kl: th.Tensor
+
+
+class GaussianInverseDynamics(nn.Module):
+    """p(a | s, s') = tanh(N(mu(s, s'), sigma(s, s'))), an MLP on the concatenated pair, actions in [-1, 1].
+
+    :param observation_dim: size of a (flat) observation
+    :param action_dim: size of an action
+    :param net_arch: hidden layer sizes
+    :param activation_fn: activation between hidden layers
+    :param learning_rate: Adam's learning rate
+    :param log_std_bounds: hard clamp of log sigma, as the policy's
+    :param kl_coef: weight of KL(p || p_target) on expert pairs (0: the plain Gaussian IDM)
+    :param target_update_interval: fits between hard copies of the KL target
+    """
+
+    def __init__(
+        self,
+        observation_dim: int,
+        action_dim: int,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        learning_rate: float = 3e-4,
+        log_std_bounds: tuple[float, float] = (-5.0, 2.0),
+        kl_coef: float = 0.0,
+        target_update_interval: int = 1_000,
+    ) -> None:
+        super().__init__()
+        if kl_coef < 0:
+            raise ValueError(f"idm kl_coef must be >= 0, got {kl_coef}.")
+        if target_update_interval < 1:
+            raise ValueError(f"idm target_update_interval must be >= 1, got {target_update_interval}.")
+        self.action_dim = action_dim
+        self.log_std_bounds = log_std_bounds
+        self.kl_coef = kl_coef
+        self.target_update_interval = target_update_interval
+        self.net = nn.Sequential(*create_mlp(2 * observation_dim, 2 * action_dim, net_arch or [256, 256], activation_fn))
+        self.target_net: nn.Module | None = None
+        if kl_coef > 0:
+            self.target_net = copy.deepcopy(self.net).requires_grad_(False)
+        self.optimizer = th.optim.Adam(self.net.parameters(), lr=learning_rate)
+        self.n_fits = 0
+
+    def distribution(
+        self, observations: th.Tensor, next_observations: th.Tensor, target: bool = False
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """(mu, log sigma) of the pre-tanh Gaussian, each of shape (n, A)."""
+        net = self.target_net if target and self.target_net is not None else self.net
+        output = net(th.cat([observations, next_observations], dim=1))  # (n, 2A)
+        mean, log_std = output[:, : self.action_dim], output[:, self.action_dim :]
+        return mean, log_std.clamp(*self.log_std_bounds)
+
+    def loss(
+        self,
+        observations: th.Tensor,
+        actions: th.Tensor,
+        next_observations: th.Tensor,
+        expert_observations: th.Tensor | None = None,
+        expert_next_observations: th.Tensor | None = None,
+    ) -> InverseDynamicsLoss:
+        """NLL of the replay actions, plus ``kl_coef`` KL(p || p_target) on the expert pairs (when given)."""
+        mean, log_std = self.distribution(observations, next_observations)
+        nll = squashed_gaussian_nll(mean, log_std, actions)
+        kl = th.zeros((), device=nll.device)
+        if self.kl_coef > 0 and expert_observations is not None and expert_next_observations is not None:
+            expert_mean, expert_log_std = self.distribution(expert_observations, expert_next_observations)
+            with th.no_grad():
+                target_mean, target_log_std = self.distribution(expert_observations, expert_next_observations, target=True)
+            kl = diagonal_gaussian_kl(expert_mean, expert_log_std, target_mean, target_log_std)
+        return InverseDynamicsLoss(nll + self.kl_coef * kl, nll, kl)
+
+    def fit(
+        self,
+        observations: th.Tensor,
+        actions: th.Tensor,
+        next_observations: th.Tensor,
+        expert_observations: th.Tensor | None = None,
+        expert_next_observations: th.Tensor | None = None,
+    ) -> InverseDynamicsLoss:
+        """One Adam step on :meth:`loss`; refreshes the KL target every ``target_update_interval`` fits."""
+        terms = self.loss(observations, actions, next_observations, expert_observations, expert_next_observations)
+        self.optimizer.zero_grad()
+        terms.loss.backward()
+        self.optimizer.step()
+        self.n_fits += 1
+        if self.target_net is not None and self.n_fits % self.target_update_interval == 0:
+            self.target_net.load_state_dict(self.net.state_dict())
+        return InverseDynamicsLoss(terms.loss.detach(), terms.nll.detach(), terms.kl.detach())
+
+    @th.no_grad()
+    def sample(self, observations: th.Tensor, next_observations: th.Tensor) -> th.Tensor:
+        """a ~ p(.|s, s'), in [-1, 1], shape (n, A) (a sample, as the reference labels expert pairs)."""
+        mean, log_std = self.distribution(observations, next_observations)
+        return th.tanh(mean + log_std.exp() * th.randn_like(mean))

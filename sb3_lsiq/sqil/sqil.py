@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar, NoReturn, TypeVar
+
+import torch as th
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.noise import ActionNoise
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+
+from sb3_lsiq.common.iq_algorithm import ImplicitQAlgorithm, check_choice
+from sb3_lsiq.common.losses import REGRESSION_LOSSES, SQIL_POLICY_TERMS, CriticLossTerms, IQBatch, sqil_critic_loss
+from sb3_lsiq.sqil.policies import MlpPolicy, SQILPolicy
+
+SelfSQIL = TypeVar("SelfSQIL", bound="SQIL")
+
+
+class SQIL(ImplicitQAlgorithm):
+    """
+    Soft Q Imitation Learning (SQIL) on SB3's soft actor-critic, sharing the expert buffer of LSIQ and IQ-Learn.
+
+    Paper: "SQIL: Imitation Learning via Reinforcement Learning with Sparse Rewards", Reddy, Dragan, Levine,
+    ICLR 2020, https://arxiv.org/abs/1905.11108
+
+    Every gradient step draws half its rows from the replay buffer with reward 0 and half from the demonstrations
+    with reward 1, and fits the soft-Q critic to the soft Bellman targets (no clipping); the actor is SAC's.
+    Terminated transitions do not bootstrap, time-limit truncations do (the replay buffer removes them from
+    ``dones``, and demonstrations follow the same rule), unlike imitation's SQIL, which treats time-outs as
+    terminal. The environment's reward is never used for training.
+
+    :param policy: The policy model to use (MlpPolicy, or a subclass of SQILPolicy)
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param demonstrations: Expert demonstrations: imitation Trajectories/Transitions, an HF dataset, a mapping of
+        arrays, a ``Demonstrations`` or a path to a ``.npz`` file or an imitation dataset folder
+        (see ``sb3_lsiq.load_demonstrations``). Loaded lazily when learning starts, never saved in the zip.
+    :param policy_term: ``"q_old_policy"`` (true SQIL: Q at the replay actions regresses to 0 + y), ``"value"``
+        (V(s) on every row) or ``"value_policy"`` (V(s) on the replay rows)
+    :param q_loss: regression loss: ``"mse"`` or ``"huber"``
+    :param learning_rate: learning rate of the critic (and by default of the entropy coefficient);
+        it can be a function of the current progress remaining (from 1 to 0) or a string ``"lin_1e-3"``
+        (linear decay to 0, as in rl-zoo3)
+    :param actor_learning_rate: learning rate of the actor (float, schedule or ``"lin_<float>"``);
+        None uses ``learning_rate``
+    :param buffer_size: size of the replay buffer
+    :param learning_starts: how many steps of the model to collect transitions for before learning starts
+    :param batch_size: Minibatch size of replay (policy) transitions for each gradient update
+    :param expert_batch_size: Minibatch size of expert transitions for each gradient update; None uses
+        ``batch_size`` (the critic then sees 2 * batch_size rows)
+    :param tau: the soft update coefficient ("Polyak update", between 0 and 1)
+    :param gamma: the discount factor
+    :param train_freq: Update the model every ``train_freq`` steps. Alternatively pass a tuple of frequency and unit
+        like ``(5, "step")`` or ``(2, "episode")``.
+    :param gradient_steps: How many gradient steps to do after each rollout (see ``train_freq``)
+        Set to ``-1`` means to do as many gradient steps as steps done in the environment during the rollout.
+    :param action_noise: the action noise type (None by default), this can help for hard exploration problem.
+    :param replay_buffer_class: Replay buffer class to use. If ``None``, it will be automatically selected.
+    :param replay_buffer_kwargs: Keyword arguments to pass to the replay buffer on creation.
+    :param optimize_memory_usage: Enable a memory efficient variant of the replay buffer at a cost of more complexity.
+    :param ent_coef: Entropy coefficient alpha: ``"auto"`` (SAC's learned temperature, the default) / ``"auto_0.1"``
+        (learned, 0.1 initially) or a float (fixed)
+    :param target_entropy: target entropy when learning ``ent_coef`` (``"auto"``: -dim(A))
+    :param ent_coef_learning_rate: learning rate of the entropy coefficient; None uses ``learning_rate``
+    :param target_update_interval: update the target network every ``target_update_interval`` gradient steps
+    :param actor_learning_starts: the actor and the entropy coefficient are updated only once the model has taken
+        more than this many environment steps (the reference's warm-up: 15000 with learning_starts 10000)
+    :param actor_on_expert_states: train the actor on the expert states of the batch too (as in the reference),
+        not only on the replay states
+    :param demo_episode_end: how unlabelled episode ends in the demonstrations are read: ``"auto"`` (recorded
+        truncation info, else length >= the env's max_episode_steps means truncated, with a warning),
+        ``"terminated"`` or ``"truncated"``
+    :param n_demo_episodes: use only the first ``n_demo_episodes`` episodes of the demonstrations (None: all)
+    :param expert_actions: where the expert batch's actions come from: ``"demonstrations"`` (recorded), ``"idm"``
+        (learning from observations: an inverse dynamics model p(a|s, s'), fitted on the replay batch every gradient
+        step, samples an action for each expert pair; recorded actions, if any, are not read) or ``"policy"`` (the
+        state-only baseline: the current policy's action at the expert state)
+    :param idm_kwargs: options of the inverse dynamics model (``expert_actions="idm"``): ``net_arch`` ([256, 256]),
+        ``learning_rate`` (3e-4), ``log_std_bounds`` ((-5, 2)), ``kl_coef`` (0: the Gaussian IDM; > 0: the
+        KL-regularised IDM, KL to a target copy on expert pairs), ``target_update_interval`` (1000 fits),
+        ``activation_fn``
+    :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
+        the reported success rate, mean episode length, and mean reward over
+    :param tensorboard_log: the log location for tensorboard (if None, no logging)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation. See :ref:`sqil_policies`
+    :param verbose: Verbosity level: 0 for no output, 1 for info messages (such as device or wrappers used), 2 for
+        debug messages
+    :param seed: Seed for the pseudo random generators
+    :param device: Device (cpu, cuda, ...) on which the code should be run.
+        Setting it to auto, the code will be run on the GPU if possible.
+    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": MlpPolicy}
+    policy: SQILPolicy
+
+    def __init__(
+        self,
+        policy: str | type[SQILPolicy],
+        env: GymEnv | str | None,
+        demonstrations: Any = None,
+        policy_term: str = "q_old_policy",
+        q_loss: str = "mse",
+        learning_rate: float | str | Schedule = 3e-4,
+        actor_learning_rate: float | str | Schedule | None = None,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 100,
+        batch_size: int = 256,
+        expert_batch_size: int | None = None,
+        tau: float = 0.005,
+        gamma: float = 0.99,
+        train_freq: int | tuple[int, str] = 1,
+        gradient_steps: int = 1,
+        action_noise: ActionNoise | None = None,
+        replay_buffer_class: type[ReplayBuffer] | None = None,
+        replay_buffer_kwargs: dict[str, Any] | None = None,
+        optimize_memory_usage: bool = False,
+        ent_coef: str | float = "auto",
+        target_entropy: str | float = "auto",
+        ent_coef_learning_rate: float | str | Schedule | None = None,
+        target_update_interval: int = 1,
+        actor_learning_starts: int = 0,
+        actor_on_expert_states: bool = True,
+        demo_episode_end: str = "auto",
+        n_demo_episodes: int | None = None,
+        expert_actions: str = "demonstrations",
+        idm_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        self.policy_term = policy_term
+        self.q_loss = q_loss
+        super().__init__(
+            policy,
+            env,
+            demonstrations=demonstrations,
+            learning_rate=learning_rate,
+            actor_learning_rate=actor_learning_rate,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            expert_batch_size=expert_batch_size,
+            tau=tau,
+            gamma=gamma,
+            train_freq=train_freq,
+            gradient_steps=gradient_steps,
+            action_noise=action_noise,
+            replay_buffer_class=replay_buffer_class,
+            replay_buffer_kwargs=replay_buffer_kwargs,
+            optimize_memory_usage=optimize_memory_usage,
+            ent_coef=ent_coef,
+            target_entropy=target_entropy,
+            ent_coef_learning_rate=ent_coef_learning_rate,
+            target_update_interval=target_update_interval,
+            actor_learning_starts=actor_learning_starts,
+            actor_on_expert_states=actor_on_expert_states,
+            demo_episode_end=demo_episode_end,
+            n_demo_episodes=n_demo_episodes,
+            expert_actions=expert_actions,
+            idm_kwargs=idm_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=_init_setup_model,
+        )
+
+    def _validate_options(self) -> None:
+        super()._validate_options()
+        check_choice("policy_term", self.policy_term, SQIL_POLICY_TERMS)
+        check_choice("q_loss", self.q_loss, REGRESSION_LOSSES)
+
+    def _critic_loss(self, batch: IQBatch, observations: th.Tensor, actions: th.Tensor) -> CriticLossTerms:
+        return sqil_critic_loss(batch, self.policy_term, self.q_loss)
+
+    def learn_offline(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ValueError("SQIL has no offline form (its zero-reward rows come from the replay buffer); use LSIQ or IQLearn.")
+
+    def learn(
+        self: SelfSQIL,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "SQIL",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfSQIL:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )

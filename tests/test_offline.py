@@ -1,0 +1,69 @@
+"""Offline training: LSIQ and IQ-Learn from the demonstrations alone, and the behaviour-cloning baseline."""
+
+import copy
+
+import pytest
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+
+from sb3_lsiq import LSIQ, IQLearn
+
+ALGOS = [LSIQ, IQLearn]
+
+
+class CountCalls(BaseCallback):
+    def _on_step(self) -> bool:
+        return self.n_calls < 25  # stops training after 25 updates
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("policy_term", ["v0", "value_expert"])
+def test_learn_offline_takes_no_environment_step(algo, policy_term, pendulum_demos, small_kwargs):
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=0, **small_kwargs)
+    critic_before = copy.deepcopy(model.critic.state_dict())
+    actor_before = copy.deepcopy(model.actor.state_dict())
+    model.learn_offline(40, log_interval=20, policy_term=policy_term)
+    assert model.num_timesteps == 0 and model.replay_buffer.size() == 0
+    assert model._n_updates == 40
+    for name, value in model.critic.state_dict().items():
+        assert not th.equal(value, critic_before[name]), name
+    assert any(not th.equal(value, actor_before[name]) for name, value in model.actor.state_dict().items())
+    assert "train/q_policy" not in model.logger.name_to_value  # no policy rows offline, no NaN logged
+
+
+def test_callbacks_see_every_update_and_can_stop(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    callback = CountCalls()
+    model.learn_offline(100, callback=callback, log_interval=0)
+    assert callback.n_calls == 25 and model._n_updates == 25
+
+
+def test_behaviour_cloning_objective_trains_the_actor_only(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=0, actor_learning_rate=1e-3, **small_kwargs)
+    critic_before = copy.deepcopy(model.critic.state_dict())
+    obs = th.as_tensor(pendulum_demos.observations[:256])
+    expert_actions = th.as_tensor(model.policy.scale_action(pendulum_demos.actions[:256]))
+    error_before = (model.actor(obs, deterministic=True) - expert_actions).abs().mean()
+    model.learn_offline(300, objective="bc", log_interval=0)
+    for name, value in model.critic.state_dict().items():
+        assert th.equal(value, critic_before[name]), name
+    error_after = (model.actor(obs, deterministic=True) - expert_actions).abs().mean()
+    assert error_after < 0.7 * error_before
+
+
+def test_offline_option_errors(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    with pytest.raises(ValueError, match="Unknown objective='dagger'; valid values: 'iq', 'bc'"):
+        model.learn_offline(10, objective="dagger")
+    with pytest.raises(ValueError, match=r"Unknown policy_term \(offline\)='value'"):
+        model.learn_offline(10, policy_term="value")
+    state_only = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos.without_actions(), expert_actions="idm")
+    with pytest.raises(ValueError, match="learn_offline cannot use expert_actions='idm'"):
+        state_only.learn_offline(10)
+
+
+def test_offline_from_observations_with_policy_labels(pendulum_demos, small_kwargs):
+    model = IQLearn("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos.without_actions(), expert_actions="policy",
+                    **small_kwargs)  # fmt: skip
+    model.learn_offline(20, log_interval=0)
+    assert model._n_updates == 20

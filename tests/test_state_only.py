@@ -1,0 +1,117 @@
+"""Learning from observations: the inverse dynamics model, and LSIQ / IQ-Learn on demonstrations without actions."""
+
+import pytest
+import torch as th
+
+from sb3_lsiq import LSIQ, IQLearn, load_demonstrations
+from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
+
+ALGOS = [LSIQ, IQLearn]
+
+
+def test_idm_learns_known_inverse_dynamics():
+    """s' = s + 0.1 a: after fitting on transitions, the sampled labels recover the actions."""
+    th.manual_seed(0)
+    idm = GaussianInverseDynamics(3, 2, net_arch=[64, 64], learning_rate=3e-3)
+    projection = th.randn(2, 3)
+
+    def transitions(n):
+        obs, actions = th.randn(n, 3), th.rand(n, 2) * 1.8 - 0.9
+        return obs, actions, obs + 0.1 * actions @ projection
+
+    for _ in range(800):
+        terms = idm.fit(*transitions(128))
+    obs, actions, next_obs = transitions(500)
+    labels = idm.sample(obs, next_obs)
+    assert labels.shape == (500, 2) and labels.abs().max() <= 1.0
+    assert (labels - actions).abs().mean() < 0.1
+    assert terms.kl == 0  # the plain Gaussian IDM has no KL term
+
+
+def test_kl_regularised_idm_keeps_expert_labels_near_its_target():
+    th.manual_seed(0)
+    idm = GaussianInverseDynamics(3, 1, net_arch=[32], kl_coef=1.0, target_update_interval=5)
+    obs, actions, next_obs = th.randn(64, 3), th.rand(64, 1) * 2 - 1, th.randn(64, 3)
+    expert_obs, expert_next_obs = th.randn(16, 3), th.randn(16, 3)
+    first = idm.fit(obs, actions, next_obs, expert_obs, expert_next_obs)
+    assert first.kl.item() == pytest.approx(0.0, abs=1e-7)  # the target starts as a copy
+    for _ in range(3):
+        terms = idm.fit(obs, actions, next_obs, expert_obs, expert_next_obs)
+    assert terms.kl > 0 and terms.loss == pytest.approx((terms.nll + terms.kl).item(), rel=1e-5)
+    idm.fit(obs, actions, next_obs, expert_obs, expert_next_obs)  # the 5th fit refreshes the target
+    for online, target in zip(idm.net.parameters(), idm.target_net.parameters()):
+        th.testing.assert_close(online, target)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("source", ["idm", "policy"])
+def test_train_from_observations_only(algo, source, pendulum_demos, small_kwargs, tmp_path):
+    state_only = pendulum_demos.without_actions()
+    path = state_only.save(tmp_path / "state_only.npz")  # the native format with actions omitted
+    assert load_demonstrations(path).actions is None
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=path, expert_actions=source, seed=0, **small_kwargs)
+    model.learn(300)
+    assert model.expert_buffer.actions is None
+    assert (model.inverse_dynamics is not None) == (source == "idm")
+    labels = model._expert_actions(model.replay_buffer.sample(8), model.expert_buffer.sample(8))
+    assert labels.shape == (8, 1) and labels.abs().max() <= 1.0
+
+
+def test_recorded_actions_are_not_read_when_learning_from_observations(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="idm", seed=0, **small_kwargs)
+    model.learn(200)
+    model.expert_buffer.actions = th.full_like(model.expert_buffer.actions, 0.123)  # if read, these would come back
+    labels = model._expert_actions(model.replay_buffer.sample(8), model.expert_buffer.sample(8))
+    assert not th.any(labels == 0.123)
+
+
+def test_idm_is_saved_and_loaded(pendulum_demos, small_kwargs, tmp_path):
+    kwargs = {**small_kwargs, "idm_kwargs": {"net_arch": [16], "kl_coef": 0.1}}
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos.without_actions(), expert_actions="idm", **kwargs)
+    model.learn(300)
+    model.save(tmp_path / "model")
+    loaded = LSIQ.load(tmp_path / "model")
+    assert loaded.inverse_dynamics.kl_coef == 0.1
+    obs = th.as_tensor(pendulum_demos.observations[:20])
+    next_obs = th.as_tensor(pendulum_demos.next_observations[:20])
+    for got, want in zip(
+        loaded.inverse_dynamics.distribution(obs, next_obs), model.inverse_dynamics.distribution(obs, next_obs)
+    ):
+        th.testing.assert_close(got, want)
+    assert loaded.inverse_dynamics.optimizer.state_dict()["state"]  # Adam's moments came back too
+
+
+def test_state_only_option_errors(pendulum_demos):
+    with pytest.raises(ValueError, match="Unknown expert_actions='labels'; valid values: 'demonstrations', 'idm', 'policy'"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="labels")
+    with pytest.raises(ValueError, match="idm_kwargs only apply with expert_actions='idm'"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, idm_kwargs={"kl_coef": 1.0})
+    with pytest.raises(ValueError, match=r"Unknown idm_kwargs \['hidden'\]; valid keys: activation_fn, kl_coef"):
+        IQLearn("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="idm", idm_kwargs={"hidden": 3})
+    with pytest.raises(ValueError, match="idm kl_coef must be >= 0"):
+        LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"kl_coef": -1.0})
+
+
+def test_idm_labels_use_the_normalised_expert_states(pendulum_demos, small_kwargs):
+    """With VecNormalize, the IDM trains on normalised replay states and must label normalised expert states
+    (the reference fed it raw expert states)."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    env = VecNormalize(make_vec_env("Pendulum-v1", n_envs=1, seed=0), norm_reward=False)
+    model = LSIQ("MlpPolicy", env, demonstrations=pendulum_demos.without_actions(), expert_actions="idm", **small_kwargs)
+    model.learn(300)
+    seen = {}
+    original = model.inverse_dynamics.sample
+
+    def record(observations, next_observations):
+        seen["obs"] = observations
+        return original(observations, next_observations)
+
+    model.inverse_dynamics.sample = record
+    expert = model.expert_buffer.sample(8, env)
+    model._expert_actions(model.replay_buffer.sample(8, env=env), expert)
+    th.testing.assert_close(seen["obs"], expert.observations)  # what the critic sees, normalised
+    raw = th.as_tensor(pendulum_demos.observations)  # (1000, 3)
+    distances = th.cdist(expert.observations, raw).min(dim=1).values
+    assert th.all(distances > 1e-3)  # no raw expert state reaches the IDM
