@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, run
+from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, export, run
 from sb3_lsiq.benchmarks.suites import SUITES
 
 
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     suite.add_argument("--algo", action="append", help="only these algorithm labels (repeatable)")
     suite.add_argument("--seed", type=int, action="append", help="only these seeds (repeatable)")
     suite.add_argument("--list", action="store_true", help="print the runs and their state, train nothing")
+    suite.add_argument("--export", action="store_true", help="write the curves of started runs so far, train nothing")
     suite.add_argument("--root", type=Path, default=DEFAULT_ROOT)
 
     report = commands.add_parser("report", help="write BENCHMARKS.md tables and PNG plots from the results")
@@ -98,6 +99,11 @@ def main(argv: list[str] | None = None) -> None:
                 steps, finished = read_resume_state(spec.run_dir(args.root) / "resume")
                 state = "done" if finished and steps >= spec.steps else f"{steps}/{spec.steps}"
                 print(f"{spec.name:60s} {state}")
+            return
+        if args.export:
+            for spec in specs:
+                if spec.run_dir(args.root).exists():
+                    print(f"curve: {export(spec, args.root)}")
             return
         run_specs(specs, args.root, args.jobs)
     elif args.command == "report":

@@ -143,6 +143,32 @@ def plot_env(env_id: str, results: list[RunResult], path: Path) -> None:
     plt.close(figure)
 
 
+def progress_section(root: Path) -> str:
+    """How much of each suite has results: finished runs, runs in progress (steps done), runs not started."""
+    from sb3_lsiq.benchmarks.suites import SUITES
+
+    rows = []
+    for name, suite in SUITES.items():
+        if name == "smoke":
+            continue
+        finished: list[str] = []
+        partial: list[str] = []
+        missing: list[RunSpec] = []
+        for spec in suite():
+            json_path = spec.result_paths(root)[1]
+            if not json_path.exists():
+                missing.append(spec)
+                continue
+            provenance = json.loads(json_path.read_text())
+            done = provenance["completed_timesteps"]
+            (finished if provenance.get("finished") and done >= spec.steps else partial).append(
+                f"{spec.name} ({done // 1000}k)"
+            )
+        rows.append({"suite": name, "runs": len(suite()), "finished": len(finished), "in progress": ", ".join(partial) or "-",
+                     "not started": len(missing)})  # fmt: skip
+    return "## Progress\n\n`python -m sb3_lsiq.benchmarks suite NAME --list` shows each run.\n\n" + markdown(rows)
+
+
 def relative_path(path: Path, output: Path) -> str:
     """``path`` as a link from the folder of ``output``."""
     return Path(os.path.relpath(path, output.parent)).as_posix()
@@ -158,7 +184,11 @@ def write_report(root: Path, output: Path) -> None:
         plot_env(env_id, results, plots_dir / f"{env_id}.png")
     quality = [r for r in results if r.env_id in QUALITY_ENVS]
     others = [r for r in results if r.env_id not in QUALITY_ENVS and r.env_id != SURVIVAL_ENV]
-    sections = [HEADER, "## Imitation quality\n\n" + QUALITY_NOTE + "\n\n" + markdown(quality_rows(quality))]
+    sections = [
+        HEADER,
+        progress_section(root),
+        "## Imitation quality\n\n" + QUALITY_NOTE + "\n\n" + markdown(quality_rows(quality)),
+    ]
     sections += [
         f"![{env_id}]({relative_path(plots_dir / f'{env_id}.png', output)})" for env_id in envs if env_id in QUALITY_ENVS
     ]

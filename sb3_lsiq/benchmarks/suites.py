@@ -60,6 +60,24 @@ def survival_suite() -> list[RunSpec]:
     return specs
 
 
+def variants_suite() -> list[RunSpec]:
+    """The LS-IQ family next to LSIQ (whose runs come from the quality suite): learning from observations (the
+    inverse dynamics model labels the expert pairs), the H and HC entropy critics, and SQIL; Hopper-v5 and
+    Walker2d-v5, 5 demonstrations, 3 seeds, 300k steps."""
+    variants = [
+        ("lsiq", "fo", {"expert_actions": "idm"}),
+        ("lsiq", "h", {"entropy_critic": "entropy"}),
+        ("lsiq", "hc", {"entropy_critic": "entropy_regularizer"}),
+        ("sqil", "", {}),
+    ]
+    return [
+        RunSpec(algo, env_id, n_demos=5, seed=seed, steps=QUALITY_STEPS, tag=tag, overrides=overrides)
+        for seed in SEEDS
+        for env_id in ("Hopper-v5", "Walker2d-v5")
+        for algo, tag, overrides in variants
+    ]
+
+
 def smoke_suite() -> list[RunSpec]:
     """A few thousand steps on Pendulum-v1, so the scripts cannot rot (CI)."""
     return [
@@ -73,5 +91,6 @@ SUITES = {
     "demos": demos_suite,
     "bounded": bounded_suite,
     "survival": survival_suite,
+    "variants": variants_suite,
     "smoke": smoke_suite,
 }
