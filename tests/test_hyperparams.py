@@ -40,7 +40,7 @@ def test_policy_kwargs_strings_are_evaluated_like_rl_zoo3(tmp_path, monkeypatch)
     assert algorithm_kwargs("lsiq", "X-v0")["policy_kwargs"] == {"net_arch": [8], "activation_fn": nn.Tanh}
 
 
-@pytest.mark.parametrize("algo", ["lsiq", "iqlearn", "sqil"])
+@pytest.mark.parametrize("algo", ["lsiq", "iqlearn", "sqil", "gail", "vail"])
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5"])
 def test_every_entry_builds_its_algorithm(algo, env_id):
     """Each entry's keys are constructor arguments with valid values (the model is built without an env)."""

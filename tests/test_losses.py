@@ -7,10 +7,14 @@ import torch as th
 
 from sb3_lsiq.common.losses import (
     IQBatch,
+    adversarial_reward,
     chi2_regularizer,
     diagonal_gaussian_kl,
+    discriminator_loss,
+    dual_beta_update,
     gradient_penalty,
     iq_critic_loss,
+    kl_to_standard_normal,
     least_squares_critic_loss,
     q_bounds,
     soft_bellman_target,
@@ -208,3 +212,24 @@ def test_diagonal_gaussian_kl_by_hand():
     assert kl.item() == pytest.approx(math.log(2.0) + 0.25 - 0.5, rel=1e-5)
     same = diagonal_gaussian_kl(th.ones(3, 2), th.zeros(3, 2), th.ones(3, 2), th.zeros(3, 2))
     assert same.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_discriminator_loss_and_reward_by_hand():
+    # logit 0 -> D = 1/2: log 2 on each side
+    assert discriminator_loss(th.zeros(4), th.zeros(2)).item() == pytest.approx(math.log(2.0), rel=1e-6)
+    # expert logit 2 -> -log sigmoid(2); policy logit -1 -> -log(1 - sigmoid(-1)); each side averaged, then halved
+    expected = 0.5 * (math.log(1 + math.exp(-2.0)) + math.log(1 + math.exp(-1.0)))
+    assert discriminator_loss(th.tensor([2.0]), th.tensor([-1.0])).item() == pytest.approx(expected, rel=1e-6)
+    # -log(1 - D) = log(1 + e^logit)
+    th.testing.assert_close(adversarial_reward(th.tensor([0.0, 3.0])), th.tensor([math.log(2.0), math.log(1 + math.exp(3.0))]))
+
+
+def test_kl_to_standard_normal_and_dual_beta_update_by_hand():
+    assert kl_to_standard_normal(th.zeros(3, 4), th.zeros(3, 4)).item() == pytest.approx(0.0, abs=1e-7)
+    # KL(N(1, 2^2) || N(0, 1)) = log(1/2) + (4 + 1) / 2 - 1/2 per dimension
+    kl = kl_to_standard_normal(th.ones(1, 2), th.full((1, 2), math.log(2.0)))
+    assert kl.item() == pytest.approx(2 * (math.log(0.5) + 2.5 - 0.5), rel=1e-5)
+    beta = dual_beta_update(th.tensor(0.1), th.tensor(0.6), information_constraint=0.1, beta_learning_rate=0.2)
+    assert beta.item() == pytest.approx(0.2)
+    never_negative = dual_beta_update(th.tensor(0.1), th.tensor(0.0), information_constraint=0.1, beta_learning_rate=10.0)
+    assert never_negative.item() == 0.0

@@ -99,6 +99,17 @@ def test_conf_file_injection_rules():
     assert with_packaged_conf_file(["--algo", "sac", "--env", "Hopper-v5"]) == ["--algo", "sac", "--env", "Hopper-v5"]
 
 
+@pytest.mark.parametrize("algo", ["gail", "vail"])
+def test_stock_train_and_enjoy_adversarial_baselines(algo, tmp_path):
+    # Two rollouts of 4 envs x 128 steps (the discriminator's statistics of the first are logged with the second)
+    out = run([BIN / "rl_zoo3", "train", "--algo", algo, "--env", "Pendulum-v1", "-f", "logs", "-n", "1024",
+               "--num-threads", "1", "-params", "n_steps:128"], tmp_path)  # fmt: skip
+    assert f"hyperparams/{algo}.yml" in out and "expert_accuracy" in out
+    out = run([BIN / "rl_zoo3", "enjoy", "--algo", algo, "--env", "Pendulum-v1", "-f", "logs", "--no-render",
+               "-n", "200"], tmp_path)  # fmt: skip
+    assert "Mean reward" in out
+
+
 def test_start_up_hook_is_free_and_never_breaks_rl_zoo3(tmp_path):
     # At interpreter start the hook is installed but nothing heavy is imported
     run([sys.executable, "-c", "import sys; assert '_sb3_lsiq_zoo_hook' in sys.modules; "
@@ -124,3 +135,19 @@ def test_samplers_give_constructor_kwargs(algo):
     assert ("reg_mult" in kwargs) == (algo != "sqil")  # SQIL's rewards are fixed: no c
     model = ZOO_ALGORITHMS[algo]("MlpPolicy", "Pendulum-v1", **kwargs)
     assert model.policy.net_args["net_arch"] == kwargs["policy_kwargs"]["net_arch"]
+
+
+@pytest.mark.parametrize("algo", ["gail", "vail"])
+def test_adversarial_samplers_give_constructor_kwargs(algo):
+    import optuna
+
+    from sb3_lsiq.zoo import ZOO_ALGORITHMS
+    from sb3_lsiq.zoo.registration import CONVERTERS, SAMPLERS
+
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    kwargs = SAMPLERS[algo](trial, 1, 1, {"using_her_replay_buffer": False})
+    assert CONVERTERS[algo](trial.params) == kwargs
+    assert {"n_demo_episodes", "discriminator_learning_rate", "ent_coef"} <= set(kwargs)
+    assert ("information_constraint" in kwargs) == (algo == "vail")
+    model = ZOO_ALGORITHMS[algo]("MlpPolicy", "Pendulum-v1", **kwargs)
+    assert model.discriminator_learning_rate == kwargs["discriminator_learning_rate"]

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
 
     one = commands.add_parser("run", help="train (or resume) one run through rl-zoo3 and export its curve")
-    one.add_argument("--algo", required=True, help="lsiq or iqlearn")
+    one.add_argument("--algo", required=True, help="lsiq, iqlearn, sqil, gail, vail or bc")
     one.add_argument("--env", required=True)
     one.add_argument("--demos", type=int, default=5, help="expert episodes (the first N of the dataset)")
     one.add_argument("--seed", type=int, default=0)

@@ -12,7 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import CSVOutputFormat
-from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
 
 RESUME_MODEL = "model.zip"
 RESUME_BUFFER = "replay_buffer.pkl"  # the name rl-zoo3's ``-i`` looks for next to the model
@@ -48,7 +48,7 @@ class ResumeCheckpointCallback(BaseCallback):
         self.save_path.mkdir(parents=True, exist_ok=True)
 
     def _on_step(self) -> bool:
-        if self.n_calls % self.save_freq == 0:
+        if self.n_calls % calls_between(self.save_freq, self.training_env) == 0:
             self.save()
         return True
 
@@ -70,6 +70,11 @@ class ResumeCheckpointCallback(BaseCallback):
         _write_atomically(self.save_path / RESUME_STATE, lambda path: Path(path).write_text(json.dumps(state)))
         if self.verbose >= 1:
             print(f"Resume point at {model.num_timesteps} steps: {self.save_path}")
+
+
+def calls_between(freq: int, env: VecEnv) -> int:
+    """Callback calls per ``freq`` environment steps: each call is one step of every env (as rl-zoo3 counts)."""
+    return max(freq // env.num_envs, 1)
 
 
 def _write_atomically(path: Path, write: object) -> None:
@@ -142,9 +147,12 @@ class StochasticEvalCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self.eval_env = make_vec_env(self.env_id, n_envs=1, seed=self.seed)
+        if self.model.get_vec_normalize_env() is not None:
+            # The statistics are copied from the training env before every evaluation, never updated here
+            self.eval_env = VecNormalize(self.eval_env, training=False, norm_reward=False)
 
     def _on_step(self) -> bool:
-        if self.n_calls % self.eval_freq != 0:
+        if self.n_calls % calls_between(self.eval_freq, self.training_env) != 0:
             return True
         assert self.eval_env is not None
         if self.model.get_vec_normalize_env() is not None:

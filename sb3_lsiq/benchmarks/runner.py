@@ -112,14 +112,19 @@ class RunSpec:
         return base.with_suffix(".csv"), base.with_suffix(".json")
 
 
+# The package's PPO-based baselines: no replay buffer
+ON_POLICY_ALGOS = ("gail", "vail")
+
+
 def run_conf(spec: RunSpec, run_dir: Path, resume_timesteps: int) -> dict[str, Any]:
     """The hyperparameter entry of one process: the packaged one, the run's settings and the callbacks."""
     entry = load_hyperparams(spec.algo, spec.env_id)
     entry.update(spec.overrides)
     entry["n_timesteps"] = spec.steps
     entry["n_demo_episodes"] = spec.n_demos
-    # Why: SB3 allocates (and a resume point pickles) the whole buffer; a run never holds more than its steps
-    entry["buffer_size"] = min(int(entry.get("buffer_size", 1_000_000)), spec.steps)
+    if spec.algo not in ON_POLICY_ALGOS:
+        # Why: SB3 allocates (and a resume point pickles) the whole buffer; a run never holds more than its steps
+        entry["buffer_size"] = min(int(entry.get("buffer_size", 1_000_000)), spec.steps)
     entry["callback"] = [
         {"sb3_lsiq.benchmarks.callbacks.ResumeCheckpointCallback": {
             "save_freq": spec.resume_freq, "save_path": str(run_dir / "resume"), "resume_timesteps": resume_timesteps}},

@@ -11,8 +11,8 @@ QUALITY_STEPS = 300_000
 
 
 def quality_suite() -> list[RunSpec]:
-    """LSIQ and IQ-Learn from 5 demonstrations, BC on the same, then LSIQ from 1, on the four MuJoCo tasks, 3 seeds,
-    300k environment steps."""
+    """LSIQ and IQ-Learn from 5 demonstrations, BC on the same, then LSIQ from 1, then GAIL from 5, on the four MuJoCo
+    tasks, 3 seeds, 300k environment steps."""
     specs = [
         RunSpec(algo, env_id, n_demos=5, seed=seed, steps=QUALITY_STEPS)
         for seed in SEEDS
@@ -26,6 +26,8 @@ def quality_suite() -> list[RunSpec]:
         for env_id in QUALITY_ENVS
     ]
     specs += [RunSpec("lsiq", env_id, n_demos=1, seed=seed, steps=QUALITY_STEPS) for seed in SEEDS for env_id in QUALITY_ENVS]
+    # GAIL (PPO generator, rl-zoo3's PPO settings) at the same 300k-step budget: on-policy, so far from converged
+    specs += [RunSpec("gail", env_id, n_demos=5, seed=seed, steps=QUALITY_STEPS) for seed in SEEDS for env_id in QUALITY_ENVS]
     return specs
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch as th
@@ -10,7 +10,18 @@ from gymnasium import spaces
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecNormalize
 
-from sb3_lsiq.common.demonstrations import Demonstrations
+from sb3_lsiq.common.demonstrations import Demonstrations, load_demonstrations
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from sb3_lsiq.common.observation_map import ObservationMap
+
+
+LEARN_FROM_OBSERVATIONS_HINT = (
+    "Learn from observations with expert_actions='idm' (an inverse dynamics model labels them) or "
+    "expert_actions='policy' (the current policy labels expert states)"
+)
 
 
 class ExpertSamples(NamedTuple):
@@ -98,6 +109,7 @@ def validate_against_spaces(
     expert_batch_size: int,
     needs_actions: bool = True,
     action_tolerance: float = 1e-5,
+    missing_actions_hint: str = LEARN_FROM_OBSERVATIONS_HINT,
 ) -> None:
     """Raise a ValueError naming the field and the fix when the demonstrations do not fit the env.
 
@@ -110,7 +122,8 @@ def validate_against_spaces(
     if obs_shape != observation_space.shape:
         raise ValueError(
             f"Demonstration observations have shape {obs_shape} but the env's observation space has shape "
-            f"{observation_space.shape}: record the demonstrations on the same env (and version) as training."
+            f"{observation_space.shape}: record the demonstrations on the same env (and version) as training, or, when "
+            "they observe a subset or another layout of the agent's observations, pass expert_observation_map."
         )
     if demonstrations.next_observations.shape[1:] != observation_space.shape:
         raise ValueError(
@@ -119,9 +132,8 @@ def validate_against_spaces(
         )
     if needs_actions and demonstrations.actions is None:
         raise ValueError(
-            "The demonstrations have no actions (state-only: s, s', done). Learn from observations with "
-            "expert_actions='idm' (an inverse dynamics model labels them) or expert_actions='policy' (the current "
-            "policy labels expert states), or give demonstrations with actions."
+            f"The demonstrations have no actions (state-only: s, s', done). {missing_actions_hint}, or give "
+            "demonstrations with actions."
         )
     if demonstrations.actions is not None:
         assert isinstance(action_space, spaces.Box)
@@ -144,3 +156,59 @@ def validate_against_spaces(
             f"The demonstrations hold {demonstrations.n_transitions} transitions, fewer than expert_batch_size="
             f"{expert_batch_size}: lower expert_batch_size or give more expert episodes."
         )
+
+
+def env_time_limit(model: BaseAlgorithm) -> int | None:
+    """The training env's ``max_episode_steps`` (tells truncations from terminations in unlabelled demos)."""
+    if model.env is None:
+        return None
+    try:
+        spec = model.env.get_attr("spec", indices=[0])[0]
+    except (AttributeError, IndexError):
+        return None
+    return getattr(spec, "max_episode_steps", None)
+
+
+def build_expert_buffer(
+    model: BaseAlgorithm,
+    demonstrations: Any,
+    batch_size: int,
+    episode_end: str = "auto",
+    n_episodes: int | None = None,
+    needs_actions: bool = True,
+    observation_map: ObservationMap | None = None,
+    missing_actions_hint: str = LEARN_FROM_OBSERVATIONS_HINT,
+) -> ExpertBuffer:
+    """Load, convert, validate and place an algorithm's demonstrations on its device (at the start of learn()).
+
+    :param model: the algorithm (its env, spaces, device and verbosity are read)
+    :param demonstrations: any source :func:`~sb3_lsiq.load_demonstrations` accepts
+    :param batch_size: expert rows per batch (the demonstrations must hold at least as many transitions)
+    :param episode_end: how unlabelled episode ends are read (``demo_episode_end``)
+    :param n_episodes: keep only the first ``n_episodes`` episodes (None: all)
+    :param needs_actions: whether the algorithm reads the recorded actions
+    :param observation_map: lifts expert observations into the agent's layout (None: same layout)
+    :param missing_actions_hint: what the error for demonstrations without actions suggests
+    """
+    if demonstrations is None:
+        raise ValueError(
+            f"{type(model).__name__} has no demonstrations: pass demonstrations=... to the constructor or to load(), "
+            "or call set_demonstrations(...) before learn()."
+        )
+    demos = load_demonstrations(
+        demonstrations, episode_end=episode_end, max_episode_steps=env_time_limit(model), n_episodes=n_episodes
+    )
+    if observation_map is not None:
+        demos = observation_map.lift_demonstrations(demos)
+    validate_against_spaces(
+        demos,
+        model.observation_space,
+        model.action_space,
+        batch_size,
+        needs_actions,
+        missing_actions_hint=missing_actions_hint,
+    )
+    buffer = ExpertBuffer(demos, model.observation_space, model.action_space, model.device)  # type: ignore[arg-type]
+    if model.verbose >= 1:
+        print(f"Expert buffer: {demos.n_transitions} transitions from {demos.n_episodes} episode(s)")
+    return buffer

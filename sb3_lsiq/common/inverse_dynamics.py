@@ -42,6 +42,8 @@ class GaussianInverseDynamics(nn.Module):
     :param log_std_bounds: hard clamp of log sigma, as the policy's
     :param kl_coef: weight of KL(p || p_target) on expert pairs (0: the plain Gaussian IDM)
     :param target_update_interval: fits between hard copies of the KL target
+    :param observation_indices: observation entries the model sees (None: all); with an expert observation subset,
+        the entries the expert observed, so the labels never depend on the filled-in ones
     """
 
     def __init__(
@@ -54,8 +56,15 @@ class GaussianInverseDynamics(nn.Module):
         log_std_bounds: tuple[float, float] = (-5.0, 2.0),
         kl_coef: float = 0.0,
         target_update_interval: int = 1_000,
+        observation_indices: list[int] | None = None,
     ) -> None:
         super().__init__()
+        indices = None if observation_indices is None else th.as_tensor(observation_indices, dtype=th.long)
+        if indices is not None:
+            observation_dim = len(indices)
+        # Not persistent: the indices come from the algorithm's expert_observation_map
+        self.register_buffer("observation_indices", indices, persistent=False)
+        self.observation_indices: th.Tensor | None
         if kl_coef < 0:
             raise ValueError(f"idm kl_coef must be >= 0, got {kl_coef}.")
         if target_update_interval < 1:
@@ -76,6 +85,9 @@ class GaussianInverseDynamics(nn.Module):
     ) -> tuple[th.Tensor, th.Tensor]:
         """(mu, log sigma) of the pre-tanh Gaussian, each of shape (n, A)."""
         net = self.target_net if target and self.target_net is not None else self.net
+        if self.observation_indices is not None:
+            observations = observations.index_select(1, self.observation_indices)  # (n, obs_dim) -> (n, k)
+            next_observations = next_observations.index_select(1, self.observation_indices)
         output = net(th.cat([observations, next_observations], dim=1))  # (n, 2A)
         mean, log_std = output[:, : self.action_dim], output[:, self.action_dim :]
         return mean, log_std.clamp(*self.log_std_bounds)

@@ -22,11 +22,12 @@ try:  # SB3 >= 2.6 deprecates get_schedule_fn in favour of FloatSchedule
 except ImportError:  # pragma: no cover - SB3 2.2.1 (imitation's pins)
     _FloatSchedule = None  # type: ignore[assignment,misc]
 
-from sb3_lsiq.common.demonstrations import EPISODE_END_RULES, load_demonstrations
+from sb3_lsiq.common.demonstrations import EPISODE_END_RULES
 from sb3_lsiq.common.entropy_critic import EntropyCritic
-from sb3_lsiq.common.expert_buffer import ExpertBuffer, ExpertSamples, validate_against_spaces
+from sb3_lsiq.common.expert_buffer import ExpertBuffer, ExpertSamples, build_expert_buffer
 from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
 from sb3_lsiq.common.losses import CriticLossTerms, IQBatch, soft_bellman_target, squashed_gaussian_nll
+from sb3_lsiq.common.observation_map import ObservationMap
 from sb3_lsiq.common.policies import IQActor, IQPolicy
 from sb3_lsiq.common.train_stats import TrainStats
 
@@ -140,6 +141,7 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         n_demo_episodes: int | None = None,
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
+        expert_observation_map: ObservationMap | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -195,6 +197,7 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         self.n_demo_episodes = n_demo_episodes
         self.expert_actions = expert_actions
         self.idm_kwargs = idm_kwargs
+        self.expert_observation_map = expert_observation_map
         self.inverse_dynamics: GaussianInverseDynamics | None = None
         self.entropy_critic: EntropyCritic | None = None  # LSIQ-H / LSIQ-HC only
         self.log_ent_coef: th.Tensor | None = None
@@ -228,6 +231,7 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
 
     def _setup_model(self) -> None:
         self._validate_options()
+        self._apply_observation_map_to_policy_kwargs()
         super()._setup_model()
         self._create_aliases()
         if self.expert_batch_size is None:
@@ -268,6 +272,25 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         if self.expert_actions == "idm":
             self.inverse_dynamics = self._make_inverse_dynamics()
 
+    def _apply_observation_map_to_policy_kwargs(self) -> None:
+        """With an observation subset, the critics see only the entries the expert observed (see observation_map)."""
+        obs_map = self.expert_observation_map
+        if obs_map is None:
+            return
+        if not isinstance(obs_map, ObservationMap):
+            raise ValueError(
+                f"expert_observation_map must be an sb3_lsiq.ObservationMap, got {type(obs_map).__name__}; "
+                "build one with ObservationMap(agent_indices, agent_dim, fill) or ObservationMap.from_names(...)."
+            )
+        obs_map.check_agent_space(self.observation_space)
+        if not obs_map.is_relayout:
+            # a copy: the caller's dict stays untouched
+            self.policy_kwargs = {**self.policy_kwargs, "critic_observation_indices": obs_map.shared_indices}
+
+    def _critic_observation_indices(self) -> list[int] | None:
+        obs_map = self.expert_observation_map
+        return None if obs_map is None or obs_map.is_relayout else obs_map.shared_indices
+
     def _make_inverse_dynamics(self) -> GaussianInverseDynamics:
         kwargs = dict(self.idm_kwargs or {})
         unknown = set(kwargs) - IDM_OPTIONS
@@ -275,22 +298,13 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             raise ValueError(f"Unknown idm_kwargs {sorted(unknown)}; valid keys: {', '.join(sorted(IDM_OPTIONS))}.")
         obs_dim = int(np.prod(self.observation_space.shape))  # type: ignore[arg-type]
         action_dim = int(np.prod(self.action_space.shape))  # type: ignore[arg-type]
-        return GaussianInverseDynamics(obs_dim, action_dim, **kwargs).to(self.device)
+        indices = self._critic_observation_indices()
+        return GaussianInverseDynamics(obs_dim, action_dim, observation_indices=indices, **kwargs).to(self.device)
 
     def _create_aliases(self) -> None:
         self.actor = self.policy.actor  # type: ignore[assignment]
         self.critic = self.policy.critic
         self.critic_target = self.policy.critic_target
-
-    def _episode_time_limit(self) -> int | None:
-        """The env's ``max_episode_steps`` (used to tell truncations from terminations in unlabelled demos)."""
-        if self.env is None:
-            return None
-        try:
-            spec = self.env.get_attr("spec", indices=[0])[0]
-        except (AttributeError, IndexError):
-            return None
-        return getattr(spec, "max_episode_steps", None)
 
     def set_demonstrations(self, demonstrations: Any) -> None:
         """Replace the demonstrations; the expert buffer is rebuilt (and validated) before the next update."""
@@ -300,23 +314,16 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             self._build_expert_buffer()
 
     def _build_expert_buffer(self) -> None:
-        if self.demonstrations is None:
-            raise ValueError(
-                f"{type(self).__name__} has no demonstrations: pass demonstrations=... to the constructor or to load(), "
-                "or call set_demonstrations(...) before learn()."
-            )
-        demos = load_demonstrations(
-            self.demonstrations,
-            episode_end=self.demo_episode_end,
-            max_episode_steps=self._episode_time_limit(),
-            n_episodes=self.n_demo_episodes,
-        )
         assert self.expert_batch_size is not None
-        needs_actions = self.expert_actions == "demonstrations"
-        validate_against_spaces(demos, self.observation_space, self.action_space, self.expert_batch_size, needs_actions)
-        self.expert_buffer = ExpertBuffer(demos, self.observation_space, self.action_space, self.device)  # type: ignore[arg-type]
-        if self.verbose >= 1:
-            print(f"Expert buffer: {demos.n_transitions} transitions from {demos.n_episodes} episode(s)")
+        self.expert_buffer = build_expert_buffer(
+            self,
+            self.demonstrations,
+            batch_size=self.expert_batch_size,
+            episode_end=self.demo_episode_end,
+            n_episodes=self.n_demo_episodes,
+            needs_actions=self.expert_actions == "demonstrations",
+            observation_map=self.expert_observation_map,
+        )
 
     def _setup_learn(self, total_timesteps: int, *args: Any, **kwargs: Any) -> Any:
         # Demonstrations are loaded lazily: load()/enjoy never need the demo file, and the zip never holds it

@@ -373,3 +373,32 @@ def diagonal_gaussian_kl(mean: th.Tensor, log_std: th.Tensor, target_mean: th.Te
     variance, target_variance = (2.0 * log_std).exp(), (2.0 * target_log_std).exp()
     per_dim = target_log_std - log_std + (variance + (mean - target_mean).pow(2)) / (2.0 * target_variance) - 0.5
     return per_dim.sum(dim=1).mean()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Adversarial baselines (GAIL, VAIL)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def discriminator_loss(expert_logits: th.Tensor, policy_logits: th.Tensor) -> th.Tensor:
+    """Binary cross-entropy of D = sigmoid(logit) with expert rows labelled 1 and policy rows 0 (each half averaged
+    over its own rows, then summed / 2): -(E_E[log D] + E_pi[log(1 - D)]) / 2. Shapes (n_E,) and (n_pi,); 0-dim."""
+    expert_term = F.binary_cross_entropy_with_logits(expert_logits, th.ones_like(expert_logits))
+    policy_term = F.binary_cross_entropy_with_logits(policy_logits, th.zeros_like(policy_logits))
+    return 0.5 * (expert_term + policy_term)
+
+
+def adversarial_reward(logits: th.Tensor) -> th.Tensor:
+    """GAIL's generator reward -log(1 - D) = softplus(logit): positive, so it carries a survival bonus on
+    terminating tasks (as in GAIL, imitation and LocoMuJoCo). Same shape as ``logits``."""
+    return F.softplus(logits)
+
+
+def kl_to_standard_normal(mean: th.Tensor, log_std: th.Tensor) -> th.Tensor:
+    """KL(N(mean, exp(log_std)) || N(0, I)), summed over the code, averaged over rows (0-dim)."""
+    return diagonal_gaussian_kl(mean, log_std, th.zeros_like(mean), th.zeros_like(log_std))
+
+
+def dual_beta_update(beta: th.Tensor, kl: th.Tensor, information_constraint: float, beta_learning_rate: float) -> th.Tensor:
+    """VAIL's dual ascent on the bottleneck weight: max(0, beta + lr_beta (KL - I_c)), on tensors (no host sync)."""
+    return (beta + beta_learning_rate * (kl - information_constraint)).clamp(min=0.0)

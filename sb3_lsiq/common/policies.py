@@ -6,10 +6,13 @@ from typing import Any
 
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.sac.policies import Actor, SACPolicy
 from torch import nn
+
+from sb3_lsiq.common.observation_map import ObservationSubsetExtractor
 
 
 class IQActor(Actor):
@@ -60,6 +63,8 @@ class IQPolicy(SACPolicy):
         (None with Adam: ``{"fused": True}``)
     :param n_critics: Number of critic networks to create (1 by default, as in LS-IQ and IQ-Learn on MuJoCo).
     :param share_features_extractor: Whether to share or not the features extractor between the actor and the critic
+    :param critic_observation_indices: flat observation entries the critics see (None: all of them, through
+        ``features_extractor_class``); set by ``expert_observation_map`` so the critic only sees what the expert observed
     """
 
     def __init__(
@@ -77,7 +82,14 @@ class IQPolicy(SACPolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 1,
         share_features_extractor: bool = False,
+        critic_observation_indices: list[int] | None = None,
     ) -> None:
+        if critic_observation_indices is not None and share_features_extractor:
+            raise ValueError(
+                "critic_observation_indices (set by expert_observation_map) needs share_features_extractor=False: "
+                "the critic sees a subset of the observation, the actor all of it."
+            )
+        self.critic_observation_indices = None if critic_observation_indices is None else list(critic_observation_indices)
         self.log_std_bounds: tuple[float, float] = (float(log_std_bounds[0]), float(log_std_bounds[1]))
         if optimizer_class is th.optim.Adam and optimizer_kwargs is None:
             # One fused kernel per step instead of a loop over the parameters: ~3% of an update on one CPU core
@@ -100,6 +112,7 @@ class IQPolicy(SACPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data["log_std_bounds"] = self.log_std_bounds
+        data["critic_observation_indices"] = self.critic_observation_indices
         return data
 
     def set_training_mode(self, mode: bool) -> None:
@@ -120,3 +133,10 @@ class IQPolicy(SACPolicy):
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IQActor:
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         return IQActor(**actor_kwargs, log_std_bounds=self.log_std_bounds).to(self.device)
+
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> ContinuousCritic:
+        if self.critic_observation_indices is None:
+            return super().make_critic(features_extractor)
+        subset = ObservationSubsetExtractor(self.observation_space, self.critic_observation_indices)
+        critic_kwargs = self._update_features_extractor(self.critic_kwargs, subset)
+        return ContinuousCritic(**critic_kwargs).to(self.device)

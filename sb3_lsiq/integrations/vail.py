@@ -25,7 +25,7 @@ from stable_baselines3.common.preprocessing import get_flattened_obs_dim
 from stable_baselines3.common.torch_layers import create_mlp
 from torch import nn
 
-from sb3_lsiq.common.losses import diagonal_gaussian_kl
+from sb3_lsiq.common.losses import dual_beta_update, kl_to_standard_normal
 
 try:
     from imitation.algorithms.adversarial.gail import GAIL
@@ -35,16 +35,6 @@ except ImportError as error:  # pragma: no cover - depends on the install
         "sb3_lsiq.integrations.vail needs the imitation library: pip install imitation==1.0.1 sb3-lsiq, or on the SB3 "
         "2.9 stack pip install --no-deps imitation==1.0.1 seals==0.2.1 (see the README's imitation section)"
     ) from error
-
-
-def kl_to_standard_normal(mean: th.Tensor, log_std: th.Tensor) -> th.Tensor:
-    """KL(N(mean, exp(log_std)) || N(0, I)), summed over the code, averaged over rows (0-dim)."""
-    return diagonal_gaussian_kl(mean, log_std, th.zeros_like(mean), th.zeros_like(log_std))
-
-
-def dual_beta_update(beta: float, kl: float, information_constraint: float, beta_learning_rate: float) -> float:
-    """VAIL's dual ascent on beta: max(0, beta + lr_beta (KL - I_c))."""
-    return max(0.0, beta + beta_learning_rate * (kl - information_constraint))
 
 
 class VariationalRewardNet(reward_nets.RewardNet):
@@ -167,7 +157,8 @@ class VAIL(GAIL):
         stats = super().train_disc(**kwargs)
         if self._kl_count:
             kl = self._kl_sum  # the batch mean (the minibatch scales sum to one)
-            self.beta = dual_beta_update(self.beta, kl, self.information_constraint, self.beta_learning_rate)
+            beta = dual_beta_update(th.tensor(self.beta), th.tensor(kl), self.information_constraint, self.beta_learning_rate)
+            self.beta = float(beta)
             self.logger.record("disc/vail_kl", kl)
             self.logger.record("disc/vail_beta", self.beta)
         return stats

@@ -22,6 +22,7 @@ from sb3_lsiq.common.losses import (
     least_squares_critic_loss,
     q_bounds,
 )
+from sb3_lsiq.common.observation_map import ObservationMap
 from sb3_lsiq.lsiq.policies import LSIQPolicy, MlpPolicy
 
 SelfLSIQ = TypeVar("SelfLSIQ", bound="LSIQ")
@@ -114,6 +115,10 @@ class LSIQ(ImplicitQAlgorithm):
         ``learning_rate`` (3e-4), ``log_std_bounds`` ((-5, 2)), ``kl_coef`` (0: the Gaussian IDM; > 0: the
         KL-regularised IDM, KL to a target copy on expert pairs), ``target_update_interval`` (1000 fits),
         ``activation_fn``
+    :param expert_observation_map: an :class:`~sb3_lsiq.ObservationMap` when the demonstrations observe a subset
+        or another layout of the agent's observation: expert rows are lifted into the agent's layout (unobserved
+        entries get the map's fill), and the critic (and inverse dynamics model) sees only the shared entries, so
+        the fill cannot tell expert rows apart; None: the layouts are identical
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -170,6 +175,7 @@ class LSIQ(ImplicitQAlgorithm):
         n_demo_episodes: int | None = None,
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
+        expert_observation_map: ObservationMap | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -218,6 +224,7 @@ class LSIQ(ImplicitQAlgorithm):
             n_demo_episodes=n_demo_episodes,
             expert_actions=expert_actions,
             idm_kwargs=idm_kwargs,
+            expert_observation_map=expert_observation_map,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,

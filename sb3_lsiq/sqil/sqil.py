@@ -10,6 +10,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 
 from sb3_lsiq.common.iq_algorithm import ImplicitQAlgorithm, check_choice
 from sb3_lsiq.common.losses import REGRESSION_LOSSES, SQIL_POLICY_TERMS, CriticLossTerms, IQBatch, sqil_critic_loss
+from sb3_lsiq.common.observation_map import ObservationMap
 from sb3_lsiq.sqil.policies import MlpPolicy, SQILPolicy
 
 SelfSQIL = TypeVar("SelfSQIL", bound="SQIL")
@@ -77,6 +78,10 @@ class SQIL(ImplicitQAlgorithm):
         ``learning_rate`` (3e-4), ``log_std_bounds`` ((-5, 2)), ``kl_coef`` (0: the Gaussian IDM; > 0: the
         KL-regularised IDM, KL to a target copy on expert pairs), ``target_update_interval`` (1000 fits),
         ``activation_fn``
+    :param expert_observation_map: an :class:`~sb3_lsiq.ObservationMap` when the demonstrations observe a subset
+        or another layout of the agent's observation: expert rows are lifted into the agent's layout (unobserved
+        entries get the map's fill), and the critic (and inverse dynamics model) sees only the shared entries, so
+        the fill cannot tell expert rows apart; None: the layouts are identical
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -123,6 +128,7 @@ class SQIL(ImplicitQAlgorithm):
         n_demo_episodes: int | None = None,
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
+        expert_observation_map: ObservationMap | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -161,6 +167,7 @@ class SQIL(ImplicitQAlgorithm):
             n_demo_episodes=n_demo_episodes,
             expert_actions=expert_actions,
             idm_kwargs=idm_kwargs,
+            expert_observation_map=expert_observation_map,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,

@@ -7,16 +7,37 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from sb3_lsiq.adversarial import GAIL, VAIL
 from sb3_lsiq.common.hyperparams import hyperparams_dir
 from sb3_lsiq.iqlearn import IQLearn
 from sb3_lsiq.lsiq import LSIQ
 from sb3_lsiq.sqil import SQIL
-from sb3_lsiq.zoo.samplers import convert_iq_params, sample_iqlearn_params, sample_lsiq_params, sample_sqil_params
+from sb3_lsiq.zoo.samplers import (
+    convert_adversarial_params,
+    convert_iq_params,
+    sample_adversarial_params,
+    sample_iqlearn_params,
+    sample_lsiq_params,
+    sample_sqil_params,
+    sample_vail_params,
+)
 
 # Every algorithm of the package that rl-zoo3 can drive, by its --algo name
-ZOO_ALGORITHMS: dict[str, type] = {"lsiq": LSIQ, "iqlearn": IQLearn, "sqil": SQIL}
-SAMPLERS: dict[str, Any] = {"lsiq": sample_lsiq_params, "iqlearn": sample_iqlearn_params, "sqil": sample_sqil_params}
-CONVERTERS: dict[str, Any] = {"lsiq": convert_iq_params, "iqlearn": convert_iq_params, "sqil": convert_iq_params}
+ZOO_ALGORITHMS: dict[str, type] = {"lsiq": LSIQ, "iqlearn": IQLearn, "sqil": SQIL, "gail": GAIL, "vail": VAIL}
+SAMPLERS: dict[str, Any] = {
+    "lsiq": sample_lsiq_params,
+    "iqlearn": sample_iqlearn_params,
+    "sqil": sample_sqil_params,
+    "gail": sample_adversarial_params,
+    "vail": sample_vail_params,
+}
+CONVERTERS: dict[str, Any] = {
+    "lsiq": convert_iq_params,
+    "iqlearn": convert_iq_params,
+    "sqil": convert_iq_params,
+    "gail": convert_adversarial_params,
+    "vail": convert_adversarial_params,
+}
 
 
 def register_algorithms(utils_module: ModuleType | None = None) -> None:

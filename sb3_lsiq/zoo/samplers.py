@@ -61,3 +61,30 @@ def sample_sqil_params(trial: Any, n_actions: int, n_envs: int, additional_args:
     params = _sample_common(trial, implicit_reward=False)
     params["policy_term"] = trial.suggest_categorical("policy_term", ["q_old_policy", "value"])
     return convert_iq_params(params)
+
+
+def sample_adversarial_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict[str, Any]) -> dict[str, Any]:
+    """Search space of GAIL and VAIL: PPO's main knobs, the discriminator's and the number of demonstrations."""
+    params = {
+        "learning_rate": trial.suggest_float("learning_rate", 1e-5, 1e-3, log=True),
+        "n_steps": trial.suggest_categorical("n_steps", [256, 512, 1024, 2048]),
+        "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+        "gamma": trial.suggest_categorical("gamma", [0.98, 0.99, 0.995, 0.999]),
+        "ent_coef": trial.suggest_float("ent_coef", 1e-8, 1e-2, log=True),
+        "discriminator_learning_rate": trial.suggest_float("discriminator_learning_rate", 1e-6, 1e-3, log=True),
+        "discriminator_epochs": trial.suggest_categorical("discriminator_epochs", [1, 2, 5]),
+        "n_demo_episodes": trial.suggest_categorical("n_demo_episodes", list(DEMO_EPISODES)),
+    }
+    return params
+
+
+def sample_vail_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict[str, Any]) -> dict[str, Any]:
+    """Search space of VAIL: GAIL's and the bottleneck's information constraint I_c."""
+    params = sample_adversarial_params(trial, n_actions, n_envs, additional_args)
+    params["information_constraint"] = trial.suggest_float("information_constraint", 0.01, 1.0, log=True)
+    return params
+
+
+def convert_adversarial_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """Trial parameters are constructor kwargs already (no named architectures)."""
+    return dict(sampled_params)

@@ -1,0 +1,134 @@
+"""Expert observations that are a subset or another layout of the agent's (ObservationMap)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch as th
+
+from sb3_lsiq import LSIQ, SQIL, IQLearn, ObservationMap
+from sb3_lsiq.common.observation_map import ObservationSubsetExtractor
+
+ALGOS = [LSIQ, IQLearn, SQIL]
+
+
+def pendulum_without_velocity(demos):
+    """Pendulum demos that observe (cos, sin) only: the expert columns are agent entries 0 and 1."""
+    return replace(demos, observations=demos.observations[:, :2], next_observations=demos.next_observations[:, :2])
+
+
+def test_lift_places_columns_and_fills_the_rest():
+    obs_map = ObservationMap([2, 0], agent_dim=4, fill=[9.0, 8.0, 7.0, 6.0])
+    lifted = obs_map.lift(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_array_equal(lifted, [[2.0, 8.0, 1.0, 6.0], [4.0, 8.0, 3.0, 6.0]])
+    assert lifted.dtype == np.float32 and not obs_map.is_relayout
+    assert ObservationMap([1, 0], agent_dim=2).is_relayout
+
+
+def test_from_names_matches_positions():
+    obs_map = ObservationMap.from_names(["qvel", "qpos"], ["qpos", "goal", "qvel"], fill=-1.0)
+    assert obs_map.shared_indices == [2, 0] and obs_map.agent_dim == 3
+    np.testing.assert_array_equal(obs_map.lift(np.array([[5.0, 6.0]])), [[6.0, -1.0, 5.0]])
+    with pytest.raises(ValueError, match=r"\['force'\] are not in the agent"):
+        ObservationMap.from_names(["force"], ["qpos"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(agent_indices=[0, 3], agent_dim=3), r"\[3\] are outside \[0, 3\)"),
+        (dict(agent_indices=[1, 1], agent_dim=3), "repeated entries"),
+        (dict(agent_indices=[], agent_dim=3), "non-empty list of integers"),
+        (dict(agent_indices=[0], agent_dim=3, fill=[0.0, 1.0]), r"fill must be a scalar or have shape \(3,\)"),
+    ],
+)
+def test_bad_map_raises_clear_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ObservationMap(**kwargs)
+
+
+def test_lift_rejects_wrong_expert_width():
+    with pytest.raises(ValueError, match="have 3 entries but expert_observation_map maps 2"):
+        ObservationMap([0, 1], agent_dim=3).lift(np.zeros((4, 3)))
+
+
+def test_subset_extractor_selects_in_order():
+    from gymnasium import spaces
+
+    extractor = ObservationSubsetExtractor(spaces.Box(-1, 1, (4,)), [3, 1])
+    obs = th.arange(8.0).reshape(2, 4)
+    th.testing.assert_close(extractor(obs), th.tensor([[3.0, 1.0], [7.0, 5.0]]))
+    assert extractor.features_dim == 2 and "indices" not in extractor.state_dict()
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_subset_demos_train_and_the_critic_ignores_unobserved_entries(algo, pendulum_demos, small_kwargs, tmp_path):
+    obs_map = ObservationMap([0, 1], agent_dim=3, fill=0.0)
+    demos = pendulum_without_velocity(pendulum_demos)
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=demos, expert_observation_map=obs_map, seed=0, **small_kwargs)
+    model.learn(200)
+    # The expert buffer holds agent-shaped rows, with the unobserved velocity filled in
+    assert model.expert_buffer.observations.shape[1] == 3
+    assert th.all(model.expert_buffer.observations[:, 2] == 0.0)
+    th.testing.assert_close(model.expert_buffer.observations[:, :2], th.as_tensor(demos.observations))
+    # The critic (and its target) see (cos, sin) only: changing the velocity entry cannot change Q
+    for critic in (model.critic, model.critic_target):
+        assert critic.features_extractor.features_dim == 2
+    obs, actions = th.randn(16, 3), th.rand(16, 1) * 2 - 1
+    shifted = obs.clone()
+    shifted[:, 2] += 5.0
+    th.testing.assert_close(model.critic(obs, actions)[0], model.critic(shifted, actions)[0])
+    # ... while the actor sees all of it
+    assert model.actor.features_dim == 3
+    # save/load keeps the critic's view, and reproduces predictions and Q values
+    model.save(tmp_path / "model.zip")
+    loaded = algo.load(tmp_path / "model.zip", demonstrations=demos)
+    assert loaded.critic.features_extractor.features_dim == 2
+    query = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    np.testing.assert_allclose(loaded.predict(query, deterministic=True)[0], model.predict(query, deterministic=True)[0])
+    th.testing.assert_close(loaded.critic(obs, actions)[0], model.critic(obs, actions)[0])
+
+
+def test_subset_with_inverse_dynamics_labels(pendulum_demos, small_kwargs):
+    demos = pendulum_without_velocity(pendulum_demos).without_actions()
+    model = LSIQ(
+        "MlpPolicy", "Pendulum-v1", demonstrations=demos, expert_observation_map=ObservationMap([0, 1], 3),
+        expert_actions="idm", seed=0, **small_kwargs,
+    )  # fmt: skip
+    model.learn(200)
+    assert model.inverse_dynamics.net[0].in_features == 4  # (cos, sin) of s and of s'
+    labels = model._expert_actions(model.replay_buffer.sample(8), model.expert_buffer.sample(8))
+    assert labels.shape == (8, 1)
+
+
+def test_relayout_permutes_back_and_keeps_the_full_critic(pendulum_demos, small_kwargs):
+    permutation = [2, 0, 1]  # expert column j is agent entry permutation[j]
+    shuffled = replace(
+        pendulum_demos,
+        observations=pendulum_demos.observations[:, permutation],
+        next_observations=pendulum_demos.next_observations[:, permutation],
+    )
+    obs_map = ObservationMap(permutation, agent_dim=3)
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=shuffled, expert_observation_map=obs_map, **small_kwargs)
+    model.learn(100)
+    assert model.critic.features_extractor.features_dim == 3
+    np.testing.assert_array_equal(obs_map.lift(shuffled.observations), pendulum_demos.observations)
+    th.testing.assert_close(model.expert_buffer.observations, th.as_tensor(pendulum_demos.observations))
+
+
+def test_map_that_does_not_fit_the_env_names_the_problem(pendulum_demos, small_kwargs):
+    with pytest.raises(ValueError, match="agent_dim=4 but the env's observations have 3 entries"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_observation_map=ObservationMap([0], 4))
+    with pytest.raises(ValueError, match=r"must be an sb3_lsiq\.ObservationMap"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_observation_map={"agent_indices": [0]})
+    with pytest.raises(ValueError, match="needs share_features_extractor=False"):
+        LSIQ(
+            "MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_observation_map=ObservationMap([0, 1], 3),
+            policy_kwargs=dict(share_features_extractor=True),
+        )  # fmt: skip
+
+
+def test_subset_demos_without_a_map_say_how_to_fix_it(pendulum_demos, small_kwargs):
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_without_velocity(pendulum_demos), **small_kwargs)
+    with pytest.raises(ValueError, match="expert_observation_map"):
+        model.learn(100)
