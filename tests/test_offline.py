@@ -23,7 +23,8 @@ def test_learn_offline_takes_no_environment_step(algo, policy_term, pendulum_dem
     critic_before = copy.deepcopy(model.critic.state_dict())
     actor_before = copy.deepcopy(model.actor.state_dict())
     model.learn_offline(40, log_interval=20, policy_term=policy_term)
-    assert model.num_timesteps == 0 and model.replay_buffer.size() == 0
+    assert model.replay_buffer.size() == 0  # no environment step: num_timesteps counts the updates
+    assert model.num_timesteps == 40
     assert model._n_updates == 40
     for name, value in model.critic.state_dict().items():
         assert not th.equal(value, critic_before[name]), name
@@ -67,3 +68,15 @@ def test_offline_from_observations_with_policy_labels(pendulum_demos, small_kwar
                     **small_kwargs)  # fmt: skip
     model.learn_offline(20, log_interval=0)
     assert model._n_updates == 20
+
+
+@pytest.mark.parametrize("objective", ["iq", "bc"])
+def test_offline_objective_makes_learn_train_offline(objective, pendulum_demos, small_kwargs):
+    """rl-zoo3 only calls learn(): with offline_objective set, learn(n) is n offline updates with its callbacks."""
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, offline_objective=objective, **small_kwargs)
+    callback = CountCalls()
+    model.learn(20, callback=callback)
+    assert model.replay_buffer.size() == 0 and model._n_updates == 20 and callback.n_calls == 20
+    assert model.num_timesteps == 20
+    with pytest.raises(ValueError, match="offline_objective"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, offline_objective="cql")

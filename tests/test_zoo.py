@@ -110,6 +110,18 @@ def test_stock_train_and_enjoy_adversarial_baselines(algo, tmp_path):
     assert "Mean reward" in out
 
 
+def test_stock_train_offline(tmp_path):
+    # rl-zoo3 only calls learn(): offline_objective turns it into offline updates, evaluated as usual
+    run([BIN / "rl_zoo3", "train", "--algo", "lsiq", "--env", "Pendulum-v1", "-f", "logs", "-n", "200", "--num-threads",
+         "1", "--eval-freq", "100", "--eval-episodes", "1", "-params", "offline_objective:'iq'"], tmp_path)  # fmt: skip
+    run_dir = tmp_path / "logs" / "lsiq" / "Pendulum-v1_1"
+    assert np.load(run_dir / "evaluations.npz")["timesteps"].tolist() == [100, 200]
+    from sb3_lsiq import LSIQ
+
+    model = LSIQ.load(run_dir / "Pendulum-v1.zip")
+    assert model.offline_objective == "iq" and model._n_updates == 200
+
+
 def test_start_up_hook_is_free_and_never_breaks_rl_zoo3(tmp_path):
     # At interpreter start the hook is installed but nothing heavy is imported
     run([sys.executable, "-c", "import sys; assert '_sb3_lsiq_zoo_hook' in sys.modules; "

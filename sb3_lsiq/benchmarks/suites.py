@@ -8,6 +8,8 @@ from sb3_lsiq.benchmarks.runner import RunSpec
 QUALITY_ENVS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5")
 SEEDS = (0, 1, 2)
 QUALITY_STEPS = 300_000
+VARIANT_ENVS = ("Hopper-v5", "Walker2d-v5")
+OFFLINE_UPDATES = 100_000
 
 
 def quality_suite() -> list[RunSpec]:
@@ -64,20 +66,28 @@ def survival_suite() -> list[RunSpec]:
 
 def variants_suite() -> list[RunSpec]:
     """The LS-IQ family next to LSIQ (whose runs come from the quality suite): learning from observations (the
-    inverse dynamics model labels the expert pairs), the H and HC entropy critics, and SQIL; Hopper-v5 and
-    Walker2d-v5, 5 demonstrations, 3 seeds, 300k steps."""
+    inverse dynamics model labels the expert pairs), the H and HC entropy critics, SQIL (300k steps) and offline
+    LSIQ (100k updates); Hopper-v5 and Walker2d-v5, 5 demonstrations, 3 seeds."""
     variants = [
         ("lsiq", "fo", {"expert_actions": "idm"}),
         ("lsiq", "h", {"entropy_critic": "entropy"}),
         ("lsiq", "hc", {"entropy_critic": "entropy_regularizer"}),
         ("sqil", "", {}),
     ]
-    return [
+    specs = [
         RunSpec(algo, env_id, n_demos=5, seed=seed, steps=QUALITY_STEPS, tag=tag, overrides=overrides)
         for seed in SEEDS
-        for env_id in ("Hopper-v5", "Walker2d-v5")
+        for env_id in VARIANT_ENVS
         for algo, tag, overrides in variants
     ]
+    # Offline LSIQ (no environment step; steps are updates), next to the quality suite's BC on the same demonstrations
+    offline = {"offline_objective": "iq", "offline_policy_term": "value_expert"}
+    specs += [
+        RunSpec("lsiq", env_id, n_demos=5, seed=seed, steps=OFFLINE_UPDATES, tag="offline", overrides=offline)
+        for seed in SEEDS
+        for env_id in VARIANT_ENVS
+    ]
+    return specs
 
 
 def smoke_suite() -> list[RunSpec]:

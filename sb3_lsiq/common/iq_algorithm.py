@@ -36,7 +36,7 @@ EXPERT_ACTION_SOURCES = ("demonstrations", "idm", "policy")
 IDM_OPTIONS = frozenset({"net_arch", "activation_fn", "learning_rate", "log_std_bounds", "kl_coef", "target_update_interval"})
 
 OFFLINE_OBJECTIVES = ("iq", "bc")
-OFFLINE_POLICY_TERMS = ("value", "v0", "value_expert")
+OFFLINE_POLICY_TERMS = ("v0", "value_expert")
 CriticLossFunction = Callable[[IQBatch, th.Tensor, th.Tensor], CriticLossTerms]
 
 
@@ -142,6 +142,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
         expert_observation_map: ObservationMap | None = None,
+        offline_objective: str | None = None,
+        offline_policy_term: str = "v0",
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -198,6 +200,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         self.expert_actions = expert_actions
         self.idm_kwargs = idm_kwargs
         self.expert_observation_map = expert_observation_map
+        self.offline_objective = offline_objective
+        self.offline_policy_term = offline_policy_term
         self.inverse_dynamics: GaussianInverseDynamics | None = None
         self.entropy_critic: EntropyCritic | None = None  # LSIQ-H / LSIQ-HC only
         self.log_ent_coef: th.Tensor | None = None
@@ -216,6 +220,9 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         """Check every option value before anything is built; subclasses extend it."""
         check_choice("demo_episode_end", self.demo_episode_end, EPISODE_END_RULES)
         check_choice("expert_actions", self.expert_actions, EXPERT_ACTION_SOURCES)
+        if self.offline_objective is not None:
+            check_choice("offline_objective", self.offline_objective, OFFLINE_OBJECTIVES)
+            check_choice("offline_policy_term", self.offline_policy_term, OFFLINE_POLICY_TERMS)
         if self.idm_kwargs is not None and self.expert_actions != "idm":
             raise ValueError(f"idm_kwargs only apply with expert_actions='idm' (got expert_actions={self.expert_actions!r}).")
         if self.reg_mult <= 0:
@@ -486,6 +493,26 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
     # Offline training
     # ------------------------------------------------------------------------------------------------------
 
+    def learn(
+        self: SelfImplicitQAlgorithm,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "run",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfImplicitQAlgorithm:
+        """SB3's ``learn``; with ``offline_objective`` set, :meth:`learn_offline` for ``total_timesteps`` updates
+        instead (how rl-zoo3, which only calls ``learn``, trains offline: ``-params offline_objective:"'iq'"``)."""
+        if self.offline_objective is not None:
+            if reset_num_timesteps:
+                self.num_timesteps = 0
+            return self.learn_offline(
+                total_timesteps, callback, log_interval=1_000, objective=self.offline_objective,
+                policy_term=self.offline_policy_term, tb_log_name=f"{tb_log_name}_offline",
+            )  # fmt: skip
+        return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+
     def learn_offline(
         self: SelfImplicitQAlgorithm,
         n_updates: int,
@@ -506,7 +533,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         expert action, as the reference's BC), the baseline; the critic is untouched.
 
         Callbacks are called once per update (an ``EvalCallback(eval_freq=k)`` evaluates every k updates); the
-        environment is used for its spaces and by such callbacks only.
+        environment is used for its spaces and by such callbacks only. No environment step is taken, so
+        ``num_timesteps`` counts the offline updates (the x axis of evaluation logs); the replay buffer stays empty.
 
         :param n_updates: gradient steps
         :param log_interval: updates between log dumps (the logged values are means since the last dump)
@@ -518,12 +546,15 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
                 "learn_offline cannot use expert_actions='idm': the inverse dynamics model learns from the agent's own "
                 "transitions, and offline training has none. Use demonstrations with actions, or expert_actions='policy'."
             )
-        _, callbacks = self._setup_learn(0, callback, reset_num_timesteps=False, tb_log_name=tb_log_name)
+        _, callbacks = self._setup_learn(n_updates, callback, reset_num_timesteps=False, tb_log_name=tb_log_name)
         assert self.expert_buffer is not None and self.expert_batch_size is not None
         callbacks.on_training_start(locals(), globals())
         self.policy.set_training_mode(True)
-        for update in range(n_updates):
-            self._current_progress_remaining = 1.0 - update / n_updates
+        # Until num_timesteps reaches the total _setup_learn set (n_updates past the count at the start): a resume
+        # callback that puts the count back (benchmarks) thereby gets only the remaining updates
+        update = 0
+        while self.num_timesteps < self._total_timesteps:
+            self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
             self._update_learning_rate()
             expert = self.expert_buffer.sample(self.expert_batch_size, self._vec_normalize_env)
             actions = self._expert_actions(None, expert)
@@ -536,9 +567,11 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
                     polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
                     polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
             self._n_updates += 1
-            if log_interval > 0 and (update + 1) % log_interval == 0:
+            self.num_timesteps += 1
+            update += 1
+            if log_interval > 0 and update % log_interval == 0:
                 self._flush_train_stats()
-                self.logger.record("offline/updates", update + 1)
+                self.logger.record("offline/updates", update)
                 self.logger.dump(step=self._n_updates)
             if not callbacks.on_step():
                 break

@@ -119,6 +119,9 @@ class LSIQ(ImplicitQAlgorithm):
         or another layout of the agent's observation: expert rows are lifted into the agent's layout (unobserved
         entries get the map's fill), and the critic (and inverse dynamics model) sees only the shared entries, so
         the fill cannot tell expert rows apart; None: the layouts are identical
+    :param offline_objective: None (default): ``learn`` trains online; ``"iq"`` or ``"bc"``: ``learn(n)`` runs
+        ``learn_offline(n, objective=...)`` instead (n updates, no environment step), which is how rl-zoo3 trains offline
+    :param offline_policy_term: the ``policy_term`` of offline training (``"v0"`` or ``"value_expert"``)
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -176,6 +179,8 @@ class LSIQ(ImplicitQAlgorithm):
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
         expert_observation_map: ObservationMap | None = None,
+        offline_objective: str | None = None,
+        offline_policy_term: str = "v0",
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -225,6 +230,8 @@ class LSIQ(ImplicitQAlgorithm):
             expert_actions=expert_actions,
             idm_kwargs=idm_kwargs,
             expert_observation_map=expert_observation_map,
+            offline_objective=offline_objective,
+            offline_policy_term=offline_policy_term,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,
