@@ -11,7 +11,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_lsiq import LSIQ, IQLearn, load_demonstrations
-from sb3_lsiq.common.expert_buffer import ExpertBuffer, normalize_observations
+from sb3_lsiq.common.expert_buffer import ExpertBuffer, env_time_limit, normalize_observations
 from sb3_lsiq.common.losses import q_bounds
 from tests.conftest import random_demonstrations
 
@@ -196,7 +196,7 @@ def test_same_seed_gives_identical_parameters(pendulum_demos, small_kwargs):
 
 def test_gymnasium_env_instance_and_time_limit(pendulum_demos, small_kwargs):
     model = LSIQ("MlpPolicy", gym.make("Pendulum-v1"), demonstrations=pendulum_demos, **small_kwargs)
-    assert model._episode_time_limit() == 200
+    assert env_time_limit(model) == 200
 
 
 @pytest.mark.stack_smoke
