@@ -503,7 +503,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         progress_bar: bool = False,
     ) -> SelfImplicitQAlgorithm:
         """SB3's ``learn``; with ``offline_objective`` set, :meth:`learn_offline` for ``total_timesteps`` updates
-        instead (how rl-zoo3, which only calls ``learn``, trains offline: ``-params offline_objective:"'iq'"``)."""
+        instead (how rl-zoo3, which only calls ``learn``, trains offline: ``-params offline_objective:"'iq'"``), which
+        dumps its logs every 1000 updates (``log_interval`` counts episodes, and offline there are none)."""
         if self.offline_objective is not None:
             if reset_num_timesteps:
                 self.num_timesteps = 0
