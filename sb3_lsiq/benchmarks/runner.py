@@ -263,16 +263,20 @@ def export(spec: RunSpec, root: Path = DEFAULT_ROOT) -> Path:
     run_dir = spec.run_dir(root)
     csv_path, json_path = spec.result_paths(root)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(csv_path, curve(run_dir), delimiter=",", header=",".join(CURVE_COLUMNS), comments="", fmt="%.6g")
+    run_curve = curve(run_dir)
+    np.savetxt(csv_path, run_curve, delimiter=",", header=",".join(CURVE_COLUMNS), comments="", fmt="%.6g")
     train_log_rows = train_log(run_dir)
     np.savetxt(csv_path.with_suffix(".train.csv"), train_log_rows, delimiter=",", header=",".join(TRAIN_LOG_COLUMNS),
                comments="", fmt="%.6g")  # fmt: skip
     segments_file = run_dir / "segments.json"
     segments = json.loads(segments_file.read_text()) if segments_file.exists() else []
+    resume_timesteps, finished = read_resume_state(run_dir / "resume")
     provenance = {
         "spec": asdict(spec),
-        "completed_timesteps": read_resume_state(run_dir / "resume")[0],
-        "finished": read_resume_state(run_dir / "resume")[1],
+        # How far the run got: its resume point, or its last evaluation when a process is (or was cut) past it
+        "completed_timesteps": max(resume_timesteps, int(run_curve[-1, 0]) if len(run_curve) else 0),
+        "resume_timesteps": resume_timesteps,
+        "finished": finished,
         "wall_seconds": round(sum(s["seconds"] for s in segments), 1),
         "segments": segments,
         "machine": machine_description(),
