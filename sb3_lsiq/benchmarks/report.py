@@ -237,7 +237,9 @@ Runs are trained by rl-zoo3's train script with the package's hyperparameter fil
 QUALITY_NOTE = """Deterministic policy, 10 episodes per evaluation, every 10k steps. *final*: the last evaluation; *best*: the
 best one. *R/R_E*: return over the expert's; *normalised*: (R - R_random) / (R_expert - R_random), with the expert's
 mean return over its 25 recorded episodes and a random policy's over 100 (DATASETS.md). Mean ± std over seeds; a
-seed still running is marked and counted at its last evaluation."""
+seed still running is marked and counted at its last evaluation. `bc` (imitation's BC) takes no environment step:
+its steps, and its x axis in the plots, are gradient steps (batches of 256), evaluated every 2k; `gail` is GAIL on
+a PPO generator (rl-zoo3's PPO settings) at the same 300k-step budget as LSIQ and IQ-Learn."""
 
 THROUGHPUT_NOTE = """`python -m sb3_lsiq.benchmarks throughput`: {env_id}, one gradient step per environment step, one torch
 thread, 256x256 networks, all configurations in one process and interleaved, median of {repeats} repeats of {steps}
