@@ -177,13 +177,12 @@ class AdversarialImitation(PPO):
     # ------------------------------------------------------------------------------------------------------
 
     def _scaled_actions(self, actions: np.ndarray) -> th.Tensor:
-        """Env-scale actions -> [-1, 1], as the expert buffer scales the expert's (clipped first: PPO stores the
-        unclipped Gaussian sample, and out-of-bound actions would give the discriminator a free tell)."""
+        """Env-scale actions -> [-1, 1] by the policy's ``scale_action``, the map the expert buffer applies to the
+        expert's (clipped first: PPO stores the unclipped Gaussian sample, and out-of-bound actions would give the
+        discriminator a free tell)."""
         assert isinstance(self.action_space, spaces.Box)
-        low, high = self.action_space.low, self.action_space.high
-        clipped = np.clip(actions.reshape(len(actions), -1), low.reshape(1, -1), high.reshape(1, -1))
-        scaled = 2.0 * (clipped - low.reshape(1, -1)) / (high - low).reshape(1, -1) - 1.0  # (n, action_dim)
-        return th.as_tensor(scaled, dtype=th.float32, device=self.device)
+        clipped = np.clip(actions.reshape(len(actions), -1), self.action_space.low, self.action_space.high)  # (n, A)
+        return th.as_tensor(self.policy.scale_action(clipped), dtype=th.float32, device=self.device)
 
     def _generator_reward(self, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """-log(1 - D(s, a)) of one step of every env (raw observations), shape (n_envs,)."""
