@@ -40,7 +40,7 @@ lint: install
 	$(PY) -m mypy
 
 pytest: install
-	$(PY) -m pytest -n 2 --dist worksteal --durations=15 -ra
+	$(PY) -m pytest -n 2 --dist worksteal -m "not extra_seeds" --durations=15 -rA
 
 pytest-imitation-stack: $(IMITATION_VENV)/.installed
 	$(IPY) -c "import stable_baselines3 as sb3, gymnasium as gym; print('imitation stack: SB3', sb3.__version__, 'gymnasium', gym.__version__)"

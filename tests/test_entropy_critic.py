@@ -111,3 +111,12 @@ def test_entropy_critic_option_errors(pendulum_demos):
         LSIQ("MlpPolicy", "Pendulum-v1", entropy_critic="entropy_regularizer", entropy_critic_kwargs={"H_tau": 0.01})
     with pytest.raises(ValueError, match="Unknown entropy critic loss='l1'"):
         LSIQ("MlpPolicy", "Pendulum-v1", entropy_critic="entropy", entropy_critic_kwargs={"loss": "l1"})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_learned_entropy_coefficient_with_an_entropy_critic_warns(mode, pendulum_demos, recwarn):
+    with pytest.warns(UserWarning, match=rf"entropy_critic='{mode}' with a learned entropy coefficient .* pass a float"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, entropy_critic=mode, ent_coef="auto")
+    recwarn.clear()
+    LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, entropy_critic=mode, ent_coef=0.1)
+    assert not [w for w in recwarn if "learned entropy coefficient" in str(w.message)]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar, TypeVar
 
 import torch as th
@@ -70,7 +71,8 @@ class LSIQ(ImplicitQAlgorithm):
     :param q_min: lower Q bound; None derives -q_max
     :param entropy_critic: ``"off"``; ``"entropy"`` (LSIQ-H: a separate critic H carries the future entropy and Q
         becomes reward-only; the actor maximises Q + H - alpha log pi) or ``"entropy_regularizer"`` (LSIQ-HC: H also
-        carries the regulariser reward c r^2)
+        carries the regulariser reward c r^2). Use a fixed ``ent_coef`` with it, as the paper does: a learned one can
+        diverge (a warning says so)
     :param entropy_critic_kwargs: ``tau`` (H's target rate; default ``tau``), ``loss`` (``"mse"`` for H, ``"huber"``
         for HC by default), ``clip_expert_entropy`` (True: expert next-state entropies are lower-clipped to the
         policy's running maximum), ``tau_up`` (1e-2) and ``tau_down`` (1e-4), the rates of that running maximum
@@ -274,6 +276,17 @@ class LSIQ(ImplicitQAlgorithm):
     def _setup_model(self) -> None:
         super()._setup_model()
         if self.entropy_critic_mode != "off":
+            if isinstance(self.ent_coef, str) and self.ent_coef.startswith("auto"):
+                # H's targets are alpha-weighted entropies: a rising alpha inflates H (its bounds reach 1e3, Q's
+                # +-1/(c (1 - gamma))), the actor then follows H rather than Q, its entropy falls and alpha rises
+                # further. Measured on Pendulum-v1: alpha 0.7 -> 44 within 8k steps, the return fell from expert level.
+                warnings.warn(
+                    f"entropy_critic={self.entropy_critic_mode!r} with a learned entropy coefficient (ent_coef="
+                    f"{self.ent_coef!r}) can diverge: alpha scales the entropy critic's targets, which the actor "
+                    "maximises. The LS-IQ paper keeps alpha fixed; pass a float ent_coef (e.g. 1e-3 on MuJoCo, 0.1 on "
+                    "Pendulum-v1).",
+                    stacklevel=2,
+                )
             kwargs = {"tau": self.tau, **(self.entropy_critic_kwargs or {})}
             self.entropy_critic = EntropyCritic(
                 self.policy, self.lr_schedule(1), self.entropy_critic_mode, self.reg_mult, self.gamma,
