@@ -276,7 +276,7 @@ class LSIQ(ImplicitQAlgorithm):
     def _setup_model(self) -> None:
         super()._setup_model()
         if self.entropy_critic_mode != "off":
-            if isinstance(self.ent_coef, str) and self.ent_coef.startswith("auto"):
+            if self.ent_coef_optimizer is not None:  # the base class set up a learned alpha
                 # H's targets are alpha-weighted entropies: a rising alpha inflates H (its bounds reach 1e3, Q's
                 # +-1/(c (1 - gamma))), the actor then follows H rather than Q, its entropy falls and alpha rises
                 # further. Measured on Pendulum-v1: alpha 0.7 -> 44 within 8k steps, the return fell from expert level.
