@@ -10,7 +10,7 @@ import pytest
 from sb3_lsiq import load_demonstrations
 from sb3_lsiq.common.demonstrations import Demonstrations
 from sb3_lsiq.data import packaged_dataset_path, packaged_datasets
-from sb3_lsiq.experts.pipeline import latest_checkpoint, train_command
+from sb3_lsiq.experts.pipeline import latest_checkpoint, train_command, trained_steps
 
 EXPERTS = [sys.executable, "-m", "sb3_lsiq.experts"]
 
@@ -60,6 +60,15 @@ def test_pipeline_on_pendulum_with_a_tiny_budget(tmp_path):
     np.testing.assert_array_equal(hf_demos.next_observations, demos.next_observations)
     assert not hf_demos.terminated.any() and hf_demos.episode_ends.sum() == 3
     assert json.loads((tmp_path / "data" / "Pendulum-v1-imitation" / "sb3_lsiq_metadata.json").read_text())["seed"] == 1000
+
+    # a resumed run: rl-zoo3 counts its checkpoints from 0, the recorded provenance counts all steps
+    out = run([*EXPERTS, "train", "--env", "Pendulum-v1", "-f", "experts", "--eval-freq", "300", "--save-freq", "300",
+               "--resume", "-n", "300", "-params", "learning_starts:100"], tmp_path).stdout  # fmt: skip
+    assert "continuing experts/sac/Pendulum-v1_1/rl_model_600_steps.zip: 600 steps so far" in out
+    resumed = tmp_path / "experts" / "sac" / "Pendulum-v1_2" / "rl_model_300_steps.zip"
+    out = run([*EXPERTS, "record", "--env", "Pendulum-v1", "--model", str(resumed), "--episodes", "1",
+               "--random-episodes", "1", "-o", "resumed", "--no-imitation-format"], tmp_path).stdout  # fmt: skip
+    assert load_demonstrations(tmp_path / "resumed" / "Pendulum-v1.npz").metadata["expert_steps"] == 900
 
     # a failed quality gate writes nothing
     result = run([*EXPERTS, "record", "--env", "Pendulum-v1", "--model", str(run_dir), "--episodes", "1",
@@ -141,3 +150,45 @@ def test_resume_finds_the_newest_checkpoint(tmp_path):
     assert latest_checkpoint(tmp_path, "Hopper-v5") == tmp_path / "sac" / "Hopper-v5_2" / "rl_model_50000_steps.zip"
     with pytest.raises(FileNotFoundError, match="No checkpoint to resume"):
         latest_checkpoint(tmp_path, "Walker2d-v5")
+
+
+def _fake_model(path, num_timesteps):
+    """A zip with the ``data`` entry SB3 saves (the only part trained_steps reads)."""
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data", json.dumps({"num_timesteps": num_timesteps}))
+    return path
+
+
+def _zoo_run_args(run_dir, env_id, trained_agent):
+    """args.yml as rl-zoo3 writes it: an OrderedDict dumped with PyYAML's default dumper (Python tags)."""
+    from collections import OrderedDict
+
+    import yaml
+
+    (run_dir / env_id).mkdir(parents=True, exist_ok=True)
+    args = OrderedDict([("algo", "sac"), ("env", env_id), ("trained_agent", str(trained_agent)), ("seed", 3)])
+    (run_dir / env_id / "args.yml").write_text(yaml.dump(args))
+
+
+def test_trained_steps_adds_the_runs_a_model_was_resumed_from(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # rl-zoo3 keeps the -i path as given, relative to where training ran
+    first = _fake_model(tmp_path / "sac" / "Ant-v5_1" / "rl_model_350000_steps.zip", 350_000)
+    _zoo_run_args(first.parent, "Ant-v5", "")
+    second = _fake_model(tmp_path / "sac" / "Ant-v5_2" / "rl_model_200000_steps.zip", 200_000)
+    _zoo_run_args(second.parent, "Ant-v5", "sac/Ant-v5_1/rl_model_350000_steps.zip")
+    third = _fake_model(tmp_path / "sac" / "Ant-v5_3" / "best_model.zip", 75_000)
+    _zoo_run_args(third.parent, "Ant-v5", "sac/Ant-v5_2/rl_model_200000_steps.zip")
+
+    assert trained_steps(first) == 350_000
+    assert trained_steps(second) == 550_000
+    assert trained_steps(third) == 625_000
+    # a copy outside its run folder has no args.yml: its own counter is the total
+    copy = _fake_model(tmp_path / "copies" / "Ant-v5_sac_625000_steps.zip", 625_000)
+    assert trained_steps(copy) == 625_000
+
+    first.unlink()
+    with pytest.warns(UserWarning, match="which is gone: its steps are not counted"):
+        assert trained_steps(second) == 200_000

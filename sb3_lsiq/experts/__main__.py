@@ -20,6 +20,7 @@ from sb3_lsiq.experts.pipeline import (
     load_expert,
     record_dataset,
     train_command,
+    trained_steps,
 )
 
 
@@ -83,17 +84,25 @@ def main(argv: list[str] | None = None) -> None:
         command = train_command(
             args.env, args.algo, args.log_folder, args.seed, args.eval_freq, args.eval_episodes, args.save_freq, extra
         )
+        if "-i" in extra or "--trained-agent" in extra:
+            flag = "-i" if "-i" in extra else "--trained-agent"
+            start = Path(extra[extra.index(flag) + 1])
+            if start.is_file():
+                print(f"continuing {start}: {trained_steps(start)} steps so far; rl-zoo3 counts the new checkpoints from 0 "
+                      "(evaluate and record add the earlier steps)", flush=True)  # fmt: skip
         print("running:", shlex.join(command), flush=True)
         raise SystemExit(subprocess.call(command))
 
     if args.model == "scripted":
-        expert, model_file = scripted_expert(args.env), Path("scripted")
+        expert, model_file, steps = scripted_expert(args.env), Path("scripted"), 0
         args.algo = "scripted"
     else:
         expert, model_file = load_expert(args.model, args.env, args.algo)
+        steps = trained_steps(model_file)  # counts the runs it was continued from (rl-zoo3 restarts the counter)
     if args.command == "evaluate":
         mean, std = evaluate_expert(expert, args.env, n_episodes=args.episodes, seed=args.seed)
-        print(f"{args.env} {args.algo} {model_file}: {mean:.1f} +- {std:.1f} over {args.episodes} episodes (seed {args.seed})")
+        print(f"{args.env} {args.algo} {model_file} ({steps} steps): {mean:.1f} +- {std:.1f} "
+              f"over {args.episodes} episodes (seed {args.seed})")  # fmt: skip
         return
 
     provenance = {
@@ -101,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         "expert_model": model_file.name,
         "command": shlex.join(["python", "-m", "sb3_lsiq.experts", *(sys.argv[1:] if argv is None else argv)]),
     }
-    demos = record_dataset(expert, args.env, args.episodes, args.seed, args.random_episodes, provenance)
+    demos = record_dataset(expert, args.env, args.episodes, args.seed, args.random_episodes, provenance, expert_steps=steps)
     returns = np.asarray(demos.metadata["episode_returns"])
     n_terminated = int(np.sum(demos.metadata["episode_terminated"]))
     print(f"{args.env}: {demos.n_episodes} episodes, return {returns.mean():.1f} +- {returns.std():.1f} "

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
 import sys
 import time
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +97,54 @@ def find_model_file(model: str | Path, env_id: str) -> Path:
     )
 
 
+class _RunArgsLoader(yaml.SafeLoader):
+    """Reads the ``args.yml`` rl-zoo3 writes (an OrderedDict dumped with its Python tag) without unsafe loading."""
+
+
+_RunArgsLoader.add_constructor(
+    "tag:yaml.org,2002:python/object/apply:collections.OrderedDict",
+    lambda loader, node: dict(loader.construct_sequence(node.value[0], deep=True)),  # type: ignore[arg-type]
+)
+
+
+def _stored_timesteps(model_file: Path) -> int:
+    """``num_timesteps`` as saved in an SB3 model zip (read from its ``data`` entry, no torch load)."""
+    with zipfile.ZipFile(model_file) as archive:
+        return int(json.loads(archive.read("data")).get("num_timesteps", 0))
+
+
+def _resumed_from(model_file: Path) -> Path | None:
+    """The checkpoint the rl-zoo3 run holding ``model_file`` was continued from (``-i``), per the run's args.yml."""
+    for args_file in model_file.parent.glob("*/args.yml"):
+        run_args = yaml.load(args_file.read_text(), Loader=_RunArgsLoader) or {}
+        trained_agent = str(run_args.get("trained_agent") or "")
+        if trained_agent.endswith(".zip"):
+            return Path(trained_agent)
+    return None
+
+
+def trained_steps(model_file: str | Path) -> int:
+    """Environment steps behind a saved model, counting the runs it was continued from.
+
+    rl-zoo3 restarts the step counter when it continues a model (``-i``), so a checkpoint of a resumed run counts
+    from the resume only. The run folder's ``args.yml`` names the checkpoint it started from; its steps are added,
+    recursively. A model copied out of its run folder is taken at its own counter.
+    """
+    model_file = Path(model_file)
+    steps = _stored_timesteps(model_file)
+    parent = _resumed_from(model_file)
+    if parent is None:
+        return steps
+    if not parent.is_file():
+        warnings.warn(
+            f"{model_file} continues {parent} (its run's args.yml), which is gone: its steps are not counted. "
+            "Run from the folder training ran in, or restore that checkpoint.",
+            stacklevel=2,
+        )
+        return steps
+    return steps + trained_steps(parent)
+
+
 class ExpertPolicy:
     """``predict`` of a trained model, normalising observations with its VecNormalize statistics if it had any."""
 
@@ -147,12 +198,14 @@ def record_dataset(
     seed: int = 1_000,
     random_episodes: int = 100,
     provenance: dict[str, Any] | None = None,
+    expert_steps: int | None = None,
 ) -> Demonstrations:
     """Record ``n_episodes`` deterministic expert episodes with full provenance in the metadata.
 
     The metadata holds the env id and version, the expert (algorithm, steps, file), per-episode returns, lengths
     and how each ended (``episode_terminated``), the seed, the package versions, and a random policy's mean
-    return over ``random_episodes`` episodes (the 0 of expert-normalised scores).
+    return over ``random_episodes`` episodes (the 0 of expert-normalised scores). ``expert_steps`` defaults to the
+    model's own counter (pass :func:`trained_steps` of its file for a resumed run).
     """
     env = gym.make(env_id)
     start = time.time()
@@ -161,7 +214,7 @@ def record_dataset(
         "env_id": env_id,
         "env_version": getattr(env.spec, "version", None),
         "max_episode_steps": getattr(env.spec, "max_episode_steps", None),
-        "expert_steps": int(getattr(expert.model, "num_timesteps", 0)),
+        "expert_steps": int(getattr(expert.model, "num_timesteps", 0)) if expert_steps is None else expert_steps,
         "expert_normalized_obs": expert.obs_normalizer is not None,
         "random_mean_return": random_mean,
         "random_std_return": random_std,
