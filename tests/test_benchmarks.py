@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("rl_zoo3")
 
+from sb3_lsiq import load_demonstrations
 from sb3_lsiq.benchmarks.__main__ import parse_overrides
 from sb3_lsiq.benchmarks.callbacks import (
     RESUME_MODEL,
@@ -19,7 +20,7 @@ from sb3_lsiq.benchmarks.callbacks import (
     StochasticEvalCallback,
     read_resume_state,
 )
-from sb3_lsiq.benchmarks.report import read_results, write_report
+from sb3_lsiq.benchmarks.report import read_results, reference_rows, write_report
 from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, TRAIN_LOG_COLUMNS, RunSpec, merged_evaluations
 
 TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",
@@ -209,3 +210,13 @@ def test_report_renders_the_claims_sections(tmp_path: Path) -> None:
     assert "(bench/plots/claim_survival.png)" in text
     # Hopper's quality row: normalised by the shipped expert (3294.9) and random (19.8) returns
     assert "| Hopper-v5 | lsiq | 5 | 0, 1 | 30k, 30k | 3000 ± 0 | 0.91 ± 0.00 | 0.91 ± 0.00 | 0.91 ± 0.00 |" in text
+
+
+def test_reference_levels_show_falls_and_the_demonstrations_level() -> None:
+    hopper, walker = reference_rows(["Hopper-v5", "Walker2d-v5"])
+    demos = load_demonstrations("sb3_lsiq:Walker2d-v5")
+    returns = np.asarray(demos.metadata["episode_returns"])
+    assert walker["episodes"] == 25 and walker["terminated early"] == int(demos.metadata["episode_terminated"].count(True))
+    assert walker["terminated early"] > 0 and hopper["terminated early"] == 0
+    assert walker["expert (all episodes)"] == f"{returns.mean():.0f} ± {returns.std():.0f}"
+    assert walker["first 5 demos"] == f"{returns[:5].mean():.0f}" and float(walker["first 5 demos"]) > returns.mean()

@@ -63,6 +63,23 @@ def expert_and_random_returns(env_id: str) -> tuple[float, float]:
     return float(metadata["mean_return"]), float(metadata["random_mean_return"])
 
 
+def reference_rows(env_ids: list[str]) -> list[dict[str, Any]]:
+    """The levels behind the scores, per env: the expert's over all its recorded episodes (how many ended by a
+    fall), over the first 1 and 5 (the demonstrations the runs imitate), and a random policy's."""
+    rows = []
+    for env_id in env_ids:
+        with np.load(packaged_dataset_path(env_id)) as data:
+            metadata = json.loads(str(data["metadata"]))
+        returns = np.asarray(metadata["episode_returns"])
+        rows.append({
+            "env": env_id, "expert (all episodes)": f"{returns.mean():.0f} ± {returns.std():.0f}",
+            "episodes": len(returns), "terminated early": int(np.sum(metadata["episode_terminated"])),
+            "first 5 demos": f"{returns[:5].mean():.0f}", "first demo": f"{returns[0]:.0f}",
+            "random": f"{metadata['random_mean_return']:.0f}",
+        })  # fmt: skip
+    return rows
+
+
 def scores(returns: np.ndarray, expert: float, random: float) -> dict[str, np.ndarray]:
     """R, R / R_expert and (R - R_random) / (R_expert - R_random)."""
     return {"return": returns, "ratio": returns / expert, "normalized": (returns - random) / (expert - random)}
@@ -189,6 +206,9 @@ def write_report(root: Path, output: Path) -> None:
         progress_section(root),
         "## Imitation quality\n\n" + QUALITY_NOTE + "\n\n" + markdown(quality_rows(quality)),
     ]
+    quality_envs = sorted({r.env_id for r in quality})
+    if quality_envs:
+        sections.append(REFERENCE_NOTE + "\n\n" + markdown(reference_rows(quality_envs)))
     sections += [
         f"![{env_id}]({relative_path(plots_dir / f'{env_id}.png', output)})" for env_id in envs if env_id in QUALITY_ENVS
     ]
@@ -240,6 +260,10 @@ mean return over its 25 recorded episodes and a random policy's over 100 (DATASE
 seed still running is marked and counted at its last evaluation. `bc` (imitation's BC) takes no environment step:
 its steps, and its x axis in the plots, are gradient steps (batches of 256), evaluated every 2k; `gail` is GAIL on
 a PPO generator (rl-zoo3's PPO settings) at the same 300k-step budget as LSIQ and IQ-Learn."""
+
+REFERENCE_NOTE = """The reference levels (the shipped datasets' metadata). Where expert episodes ended early (a fall), the
+expert's mean over all episodes is below its full-length episodes', so the normalised scores of that task read high:
+divide by the *first 5 demos* level instead to compare with the demonstrations themselves."""
 
 THROUGHPUT_NOTE = """`python -m sb3_lsiq.benchmarks throughput`: {env_id}, one gradient step per environment step, one torch
 thread, 256x256 networks, all configurations in one process and interleaved, median of {repeats} repeats of {steps}
