@@ -189,6 +189,11 @@ def test_trained_steps_adds_the_runs_a_model_was_resumed_from(tmp_path, monkeypa
     copy = _fake_model(tmp_path / "copies" / "Ant-v5_sac_625000_steps.zip", 625_000)
     assert trained_steps(copy) == 625_000
 
+    # a run whose args.yml names a model of its own folder is counted once, not forever
+    looped = _fake_model(tmp_path / "sac" / "Ant-v5_4" / "Ant-v5.zip", 10_000)
+    _zoo_run_args(looped.parent, "Ant-v5", "sac/Ant-v5_4/Ant-v5.zip")
+    assert trained_steps(looped) == 10_000
+
     first.unlink()
     with pytest.warns(UserWarning, match="which is gone: its steps are not counted"):
         assert trained_steps(second) == 200_000

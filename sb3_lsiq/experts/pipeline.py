@@ -131,18 +131,22 @@ def trained_steps(model_file: str | Path) -> int:
     recursively. A model copied out of its run folder is taken at its own counter.
     """
     model_file = Path(model_file)
-    steps = _stored_timesteps(model_file)
+    steps, visited = _stored_timesteps(model_file), {model_file.resolve()}
     parent = _resumed_from(model_file)
-    if parent is None:
-        return steps
-    if not parent.is_file():
-        warnings.warn(
-            f"{model_file} continues {parent} (its run's args.yml), which is gone: its steps are not counted. "
-            "Run from the folder training ran in, or restore that checkpoint.",
-            stacklevel=2,
-        )
-        return steps
-    return steps + trained_steps(parent)
+    while parent is not None:
+        if not parent.is_file():
+            warnings.warn(
+                f"{model_file} continues {parent} (per its run's args.yml), which is gone: its steps are not counted. "
+                "Run from the folder training ran in, or restore that checkpoint.",
+                stacklevel=2,
+            )
+            break
+        if parent.resolve() in visited:  # an args.yml naming a model of its own run: count it once
+            break
+        visited.add(parent.resolve())
+        steps += _stored_timesteps(parent)
+        parent = _resumed_from(parent)
+    return steps
 
 
 class ExpertPolicy:
