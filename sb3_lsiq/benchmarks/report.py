@@ -56,10 +56,15 @@ def read_results(root: Path) -> list[RunResult]:
     return results
 
 
+def dataset_metadata(env_id: str) -> dict[str, Any]:
+    """The metadata of the shipped dataset of ``env_id`` (read alone, without the transitions)."""
+    with np.load(packaged_dataset_path(env_id)) as data:
+        return json.loads(str(data["metadata"]))
+
+
 def expert_and_random_returns(env_id: str) -> tuple[float, float]:
     """The expert's mean return (all episodes of the shipped dataset) and a random policy's, from its metadata."""
-    with np.load(packaged_dataset_path(env_id)) as data:
-        metadata = json.loads(str(data["metadata"]))
+    metadata = dataset_metadata(env_id)
     return float(metadata["mean_return"]), float(metadata["random_mean_return"])
 
 
@@ -68,8 +73,7 @@ def reference_rows(env_ids: list[str]) -> list[dict[str, Any]]:
     fall), over the first 1 and 5 (the demonstrations the runs imitate), and a random policy's."""
     rows = []
     for env_id in env_ids:
-        with np.load(packaged_dataset_path(env_id)) as data:
-            metadata = json.loads(str(data["metadata"]))
+        metadata = dataset_metadata(env_id)
         returns = np.asarray(metadata["episode_returns"])
         rows.append({
             "env": env_id, "expert (all episodes)": f"{returns.mean():.0f} ± {returns.std():.0f}",

@@ -128,7 +128,7 @@ def trained_steps(model_file: str | Path) -> int:
 
     rl-zoo3 restarts the step counter when it continues a model (``-i``), so a checkpoint of a resumed run counts
     from the resume only. The run folder's ``args.yml`` names the checkpoint it started from; its steps are added,
-    recursively. A model copied out of its run folder is taken at its own counter.
+    and so on back along the chain. A model copied out of its run folder is taken at its own counter.
     """
     model_file = Path(model_file)
     steps, visited = _stored_timesteps(model_file), {model_file.resolve()}
