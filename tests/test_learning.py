@@ -85,7 +85,7 @@ OFFLINE_UPDATES = 10_000
 OFFLINE_EVAL_EVERY = 2_000
 
 
-def offline_scores(objective: str, seed: int, demos) -> list[float]:
+def offline_scores(objective: str, seed: int, demos, value: str = "soft_max") -> list[float]:
     """Expert-normalised scores every ``OFFLINE_EVAL_EVERY`` updates of offline LSIQ or of behaviour cloning, both on
     the same actor and settings (the packaged Pendulum entry, with a fixed entropy coefficient: the learned one
     follows a target entropy that offline data cannot inform). One ``learn_offline`` call, as ``learn`` runs it with
@@ -95,25 +95,30 @@ def offline_scores(objective: str, seed: int, demos) -> list[float]:
     model = LSIQ("MlpPolicy", "Pendulum-v1", seed=seed, **kwargs)
     expert_return, random_return = demos.metadata["mean_return"], demos.metadata["random_mean_return"]
     evaluator = ScoreEvaluator(expert_return, random_return, seed, every=OFFLINE_EVAL_EVERY)
-    model.learn_offline(OFFLINE_UPDATES, callback=evaluator, objective=objective, policy_term="value_expert", log_interval=0)
+    model.learn_offline(
+        OFFLINE_UPDATES, callback=evaluator, objective=objective, policy_term="value_expert", value=value, log_interval=0
+    )
     # no environment step was taken: num_timesteps counts the offline updates and the replay buffer stayed empty
     assert model.num_timesteps == OFFLINE_UPDATES and model.replay_buffer.size() == 0
     assert len(evaluator.scores) == OFFLINE_UPDATES // OFFLINE_EVAL_EVERY
     return evaluator.scores
 
 
-# Offline LSIQ does not reach BC here: measured (seed 0, 10 demos) best 0.94 against BC's 1.05 with the packaged
-# decaying learning rates, 0.81 with a constant 1e-3, 0.88 with a constant 3e-4 over 20k updates, and 0.97 over
-# 20k decaying updates (then falling to 0.63); ent_coef 1e-3 / 1e-4 gave 0.85 / 0.88, c = 0.5 / 10 gave 0.81 / 0.89, and
-# policy_term "v0" stayed below 0.2. The test holds it to the level it reaches.
-MIN_OFFLINE_SCORE = 0.85
-MAX_OFFLINE_GAP_TO_BC = 0.15
+# Measured (10 demos, best of the 5 evaluations; seeds 0 / 1 / 2): BC 1.05 / 0.97 / 1.03. Offline LSIQ with the
+# actor's V(s) (value="policy", the paper's) 0.94 / 0.69 / 0.75, swinging between evaluations; with the soft maximum
+# of Q over actions (value="soft_max", 4 + 4 importance samples) 1.05 / 0.98 / 1.02. Other settings of the actor's V
+# measured on seed 0, all below BC: constant learning rates 1e-3 / 3e-4 gave 0.81 / 0.88, ent_coef 1e-3 / 1e-4 / 0.05
+# gave 0.85 / 0.88 / 0.41, c = 0.5 / 10 gave 0.81 / 0.89, policy_term "v0" stayed below 0.2, and 4k updates of BC
+# before the IQ updates fell from BC's level to 0.58-0.89.
+MIN_OFFLINE_SCORE = 0.9
+# evaluation noise: 10 deterministic episodes from random starts move the score by a few hundredths
+OFFLINE_TOLERANCE_TO_BC = 0.03
 
 
 @pytest.mark.slow
-def test_offline_lsiq_learns_close_to_behaviour_cloning():
-    """Offline LSIQ from 10 expert episodes, no environment interaction, against BC on the same actor, data and
-    number of updates: its best evaluation must reach 0.85 and come within 0.15 of BC's."""
+def test_offline_lsiq_matches_behaviour_cloning():
+    """Offline LSIQ (soft-max V) from 10 expert episodes, no environment interaction, against BC on the same actor,
+    data and number of updates: its best evaluation must reach 0.9 and BC's best (within evaluation noise)."""
     from sb3_lsiq.data import pendulum_demonstrations
 
     demos = pendulum_demonstrations(10)
@@ -121,7 +126,7 @@ def test_offline_lsiq_learns_close_to_behaviour_cloning():
     bc = offline_scores("bc", 0, demos)
     print(f"offline LSIQ scores {[round(s, 2) for s in lsiq]}; BC scores {[round(s, 2) for s in bc]}")
     assert max(lsiq) >= MIN_OFFLINE_SCORE, f"offline LSIQ {lsiq} never reached {MIN_OFFLINE_SCORE}"
-    assert max(lsiq) >= max(bc) - MAX_OFFLINE_GAP_TO_BC, f"offline LSIQ {lsiq} fell far behind BC {bc}"
+    assert max(lsiq) >= max(bc) - OFFLINE_TOLERANCE_TO_BC, f"offline LSIQ {lsiq} fell behind BC {bc}"
 
 
 # The entropy critics with a fixed entropy coefficient, as the paper runs them: a learned one diverges with them (LSIQ

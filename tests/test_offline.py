@@ -1,7 +1,9 @@
 """Offline training: LSIQ and IQ-Learn from the demonstrations alone, and the behaviour-cloning baseline."""
 
 import copy
+import math
 
+import numpy as np
 import pytest
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
@@ -16,13 +18,16 @@ class CountCalls(BaseCallback):
         return self.n_calls < 25  # stops training after 25 updates
 
 
+OFFLINE_SETTINGS = [("v0", "policy"), ("value_expert", "policy"), ("value_expert", "soft_max")]
+
+
 @pytest.mark.parametrize("algo", ALGOS)
-@pytest.mark.parametrize("policy_term", ["v0", "value_expert"])
-def test_learn_offline_takes_no_environment_step(algo, policy_term, pendulum_demos, small_kwargs):
+@pytest.mark.parametrize(("policy_term", "value"), OFFLINE_SETTINGS)
+def test_learn_offline_takes_no_environment_step(algo, policy_term, value, pendulum_demos, small_kwargs):
     model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, seed=0, **small_kwargs)
     critic_before = copy.deepcopy(model.critic.state_dict())
     actor_before = copy.deepcopy(model.actor.state_dict())
-    model.learn_offline(40, log_interval=20, policy_term=policy_term)
+    model.learn_offline(40, log_interval=20, policy_term=policy_term, value=value)
     assert model.replay_buffer.size() == 0  # no environment step: num_timesteps counts the updates
     assert model.num_timesteps == 40
     assert model._n_updates == 40
@@ -58,6 +63,12 @@ def test_offline_option_errors(pendulum_demos, small_kwargs):
         model.learn_offline(10, objective="dagger")
     with pytest.raises(ValueError, match=r"Unknown policy_term \(offline\)='value'"):
         model.learn_offline(10, policy_term="value")
+    with pytest.raises(ValueError, match=r"Unknown value \(offline\)='max'; valid values: 'policy', 'soft_max'"):
+        model.learn_offline(10, value="max")
+    with pytest.raises(ValueError, match="value_samples must be >= 1"):
+        model.learn_offline(10, value="soft_max", value_samples=0)
+    with pytest.raises(ValueError, match="Unknown offline_value='max'"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, offline_objective="iq", offline_value="max")
     state_only = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos.without_actions(), expert_actions="idm")
     with pytest.raises(ValueError, match="learn_offline cannot use expert_actions='idm'"):
         state_only.learn_offline(10)
@@ -80,3 +91,33 @@ def test_offline_objective_makes_learn_train_offline(objective, pendulum_demos, 
     assert model.num_timesteps == 20
     with pytest.raises(ValueError, match="offline_objective"):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, offline_objective="cql")
+
+
+def test_soft_max_value_estimates_the_log_integral(pendulum_demos, small_kwargs):
+    """V(s) = alpha log int_{-1}^{1} exp(Q(s, a) / alpha) da for a known Q(s, a) = -k (a - a0)^2 (per critic: k differs),
+    against the integral by quadrature; many samples, so the importance-sampling error is small."""
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, ent_coef=0.5, **small_kwargs)
+    a0, curvatures = 0.3, (2.0, 6.0)
+
+    def known_critic(obs: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, ...]:
+        return tuple(-k * (actions - a0).pow(2) + 0.0 * obs[:, :1] for k in curvatures)
+
+    model.critic = known_critic  # type: ignore[assignment]
+    th.manual_seed(0)
+    states = th.as_tensor(pendulum_demos.observations[:3])
+    value = model._soft_max_value(states, n_action_samples=20_000)
+    assert value.shape == (3, 2)
+    grid = np.linspace(-1.0, 1.0, 200_001)
+    for column, k in enumerate(curvatures):
+        integral = np.trapezoid(np.exp(-k * (grid - a0) ** 2 / 0.5), grid)
+        expected = 0.5 * math.log(integral)
+        np.testing.assert_allclose(value[:, column].numpy(), expected, atol=0.02)
+
+
+def test_soft_max_value_pushes_q_down_at_every_sampled_action(pendulum_demos, small_kwargs):
+    """The gradient of V(s) reaches the critic (the contrastive push-down), never the actor."""
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    states = th.as_tensor(pendulum_demos.observations[:8])
+    model._soft_max_value(states, n_action_samples=4).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.critic.parameters())
+    assert all(p.grad is None for p in model.actor.parameters())

@@ -80,8 +80,9 @@ def variants_suite() -> list[RunSpec]:
         for env_id in VARIANT_ENVS
         for algo, tag, overrides in variants
     ]
-    # Offline LSIQ (no environment step; steps are updates), next to the quality suite's BC on the same demonstrations
-    offline = {"offline_objective": "iq", "offline_policy_term": "value_expert"}
+    # Offline LSIQ (no environment step; steps are updates), next to the quality suite's BC on the same demonstrations,
+    # with the soft-max V that matched BC on Pendulum-v1 where the actor's V did not (learn_offline)
+    offline = {"offline_objective": "iq", "offline_policy_term": "value_expert", "offline_value": "soft_max"}
     specs += [
         RunSpec("lsiq", env_id, n_demos=5, seed=seed, steps=OFFLINE_UPDATES, tag="offline", overrides=offline)
         for seed in SEEDS

@@ -92,6 +92,8 @@ class IQLearn(ImplicitQAlgorithm):
     :param offline_objective: None (default): ``learn`` trains online; ``"iq"`` or ``"bc"``: ``learn(n)`` runs
         ``learn_offline(n, objective=...)`` instead (n updates, no environment step), which is how rl-zoo3 trains offline
     :param offline_policy_term: the ``policy_term`` of offline training (``"v0"`` or ``"value_expert"``)
+    :param offline_value: the ``value`` of offline training: ``"policy"`` (the actor's soft value, the paper's) or
+        ``"soft_max"`` (the soft maximum of Q over actions; better on Pendulum-v1, see ``learn_offline``)
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -144,6 +146,7 @@ class IQLearn(ImplicitQAlgorithm):
         expert_observation_map: ObservationMap | None = None,
         offline_objective: str | None = None,
         offline_policy_term: str = "v0",
+        offline_value: str = "policy",
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -188,6 +191,7 @@ class IQLearn(ImplicitQAlgorithm):
             expert_observation_map=expert_observation_map,
             offline_objective=offline_objective,
             offline_policy_term=offline_policy_term,
+            offline_value=offline_value,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             policy_kwargs=policy_kwargs,
