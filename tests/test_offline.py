@@ -114,8 +114,8 @@ def test_soft_max_value_estimates_the_log_integral(pendulum_demos, small_kwargs)
         np.testing.assert_allclose(value[:, column].numpy(), expected, atol=0.02)
 
 
-def test_soft_max_value_pushes_q_down_at_every_sampled_action(pendulum_demos, small_kwargs):
-    """The gradient of V(s) reaches the critic (the contrastive push-down), never the actor."""
+def test_soft_max_value_gradient_reaches_the_critic_only(pendulum_demos, small_kwargs):
+    """The gradient of V(s) reaches every critic parameter (the contrastive push-down) and no actor parameter."""
     model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
     states = th.as_tensor(pendulum_demos.observations[:8])
     model._soft_max_value(states, n_action_samples=4).sum().backward()

@@ -93,7 +93,7 @@ class IQLearn(ImplicitQAlgorithm):
         ``learn_offline(n, objective=...)`` instead (n updates, no environment step), which is how rl-zoo3 trains offline
     :param offline_policy_term: the ``policy_term`` of offline training (``"v0"`` or ``"value_expert"``)
     :param offline_value: the ``value`` of offline training: ``"policy"`` (the actor's soft value, the paper's) or
-        ``"soft_max"`` (the soft maximum of Q over actions; better on Pendulum-v1, see ``learn_offline``)
+        ``"soft_max"`` (the soft maximum of Q over actions; see ``learn_offline``, measured with LSIQ)
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
