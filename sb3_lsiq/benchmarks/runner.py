@@ -206,12 +206,25 @@ def merged_evaluations(run_dir: Path) -> dict[int, tuple[np.ndarray, np.ndarray]
         npz = folder / "evaluations.npz"
         if not npz.exists():
             continue
-        start = starts.get(index, 0)
+        # A segment that was killed has no record in segments.json: its conf file still says where it started
+        start = starts[index] if index in starts else conf_start_timesteps(run_dir / f"conf_{index}.yml")
         merged = {step: value for step, value in merged.items() if step <= start}
         with np.load(npz) as data:
             for step, returns, lengths in zip(data["timesteps"], data["results"], data["ep_lengths"]):
                 merged[int(step)] = (np.asarray(returns), np.asarray(lengths))
     return merged
+
+
+def conf_start_timesteps(conf_file: Path) -> int:
+    """The step a segment resumed from, as its conf file gave it to the resume callback (0: a new run or no file)."""
+    if not conf_file.exists():
+        return 0
+    for env_settings in (yaml.safe_load(conf_file.read_text()) or {}).values():
+        for entry in env_settings.get("callback", []):
+            for name, kwargs in entry.items():
+                if name.endswith("ResumeCheckpointCallback"):
+                    return int(kwargs.get("resume_timesteps", 0))
+    return 0
 
 
 def curve(run_dir: Path) -> np.ndarray:
