@@ -84,23 +84,13 @@ def _write_evaluations(folder: Path, steps: list[int], value: float) -> None:
 
 
 def test_merged_evaluations_drop_what_an_interrupted_segment_logged_after_the_resume_point(tmp_path: Path) -> None:
-    # segment 1 logged 10k..30k, was killed; its resume point was 20k; segment 2 evaluates 30k and 40k again
+    # segment 1 logged 10k..30k, was killed; its resume point was 20k; segment 2 evaluates 30k and 40k again. Neither
+    # segment has a record in segments.json (a killed one never gets one): the conf files give the starts
     _write_evaluations(tmp_path / "zoo" / "lsiq" / "Hopper-v5_1", [10_000, 20_000, 30_000], 1.0)
     _write_evaluations(tmp_path / "zoo" / "lsiq" / "Hopper-v5_2", [30_000, 40_000], 2.0)
-    (tmp_path / "segments.json").write_text(
-        json.dumps([{"segment": 1, "start_timesteps": 0}, {"segment": 2, "start_timesteps": 20_000}])
-    )
-    merged = merged_evaluations(tmp_path)
-    assert sorted(merged) == [10_000, 20_000, 30_000, 40_000]
-    assert [float(merged[step][0].mean()) for step in sorted(merged)] == [1.0, 1.0, 2.0, 2.0]
-
-
-def test_merged_evaluations_of_a_killed_segment_read_its_start_from_the_conf_file(tmp_path: Path) -> None:
-    # segment 2 (resumed at 20k) was killed, so segments.json never recorded it: its conf file gives the start
-    _write_evaluations(tmp_path / "zoo" / "lsiq" / "Hopper-v5_1", [10_000, 20_000, 30_000], 1.0)
-    _write_evaluations(tmp_path / "zoo" / "lsiq" / "Hopper-v5_2", [30_000, 40_000], 2.0)
-    resume_callback = {"sb3_lsiq.benchmarks.callbacks.ResumeCheckpointCallback": {"resume_timesteps": 20_000}}
-    (tmp_path / "conf_2.yml").write_text(yaml.safe_dump({"Hopper-v5": {"callback": [resume_callback]}}))
+    for segment, start in ((1, 0), (2, 20_000)):
+        resume_callback = {"sb3_lsiq.benchmarks.callbacks.ResumeCheckpointCallback": {"resume_timesteps": start}}
+        (tmp_path / f"conf_{segment}.yml").write_text(yaml.safe_dump({"Hopper-v5": {"callback": [resume_callback]}}))
     merged = merged_evaluations(tmp_path)
     assert sorted(merged) == [10_000, 20_000, 30_000, 40_000]
     assert [float(merged[step][0].mean()) for step in sorted(merged)] == [1.0, 1.0, 2.0, 2.0]

@@ -195,19 +195,15 @@ def _record_segment(run_dir: Path, segment: int, start: int, seconds: float, com
 
 def merged_evaluations(run_dir: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """rl-zoo3's deterministic evaluations of every segment, by step; a later segment replaces what an interrupted
-    one logged after the later one's start."""
-    segments_file = run_dir / "segments.json"
-    starts = (
-        {s["segment"]: s["start_timesteps"] for s in json.loads(segments_file.read_text())} if segments_file.exists() else {}
-    )
+    one logged after the later one's start. The start comes from the segment's conf file, written before it runs:
+    segments.json is written after, so a killed segment has no record there."""
     merged: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     folders = sorted(run_dir.glob("zoo/*/*_[0-9]*"), key=lambda p: int(p.name.rsplit("_", 1)[1]))
     for index, folder in enumerate(folders, start=1):
         npz = folder / "evaluations.npz"
         if not npz.exists():
             continue
-        # A segment that was killed has no record in segments.json: its conf file still says where it started
-        start = starts[index] if index in starts else conf_start_timesteps(run_dir / f"conf_{index}.yml")
+        start = conf_start_timesteps(run_dir / f"conf_{index}.yml")
         merged = {step: value for step, value in merged.items() if step <= start}
         with np.load(npz) as data:
             for step, returns, lengths in zip(data["timesteps"], data["results"], data["ep_lengths"]):
