@@ -22,7 +22,7 @@ from sb3_lsiq.benchmarks.callbacks import (
     read_resume_state,
 )
 from sb3_lsiq.benchmarks.report import read_results, reference_rows, write_report
-from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, TRAIN_LOG_COLUMNS, RunSpec, merged_evaluations
+from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, TRAIN_LOG_COLUMNS, RunSpec, merged_evaluations, train_log
 
 TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",
         "--tag", "tiny", "--set", "learning_starts=200"]  # fmt: skip
@@ -102,6 +102,16 @@ def test_resume_state(tmp_path: Path) -> None:
     assert read_resume_state(tmp_path) == (0, False)  # no model to resume from
     (tmp_path / RESUME_MODEL).write_bytes(b"zip")
     assert read_resume_state(tmp_path) == (50_000, False)
+
+
+def test_train_log_of_an_offline_run_counts_updates(tmp_path: Path) -> None:
+    """Offline training logs no time/total_timesteps on its training rows: the step is offline/updates."""
+    header = "train/critic_loss,offline/updates,train/q_expert,time/total_timesteps,eval/mean_reward"
+    lines = ["-0.2,1000,0.5,,", "-0.1,2000,0.7,,", ",,,2000,150.0", "-0.3,3000,0.9,,"]
+    (tmp_path / "progress_1.csv").write_text("\n".join([header, *lines]) + "\n")
+    rows = train_log(tmp_path)
+    np.testing.assert_array_equal(rows[:, 0], [1000, 2000, 3000])  # the evaluation-only row is skipped
+    np.testing.assert_array_equal(rows[:, TRAIN_LOG_COLUMNS.index("train/q_expert")], [0.5, 0.7, 0.9])
 
 
 def test_stochastic_curve_replaces_entries_a_killed_process_logged(tmp_path: Path) -> None:

@@ -257,6 +257,9 @@ def train_log(run_dir: Path, max_rows: int = TRAIN_LOG_ROWS) -> np.ndarray:
                 if not values.get("train/critic_loss"):
                     continue  # an evaluation-only row
                 row = [float(values[c]) if values.get(c) else np.nan for c in TRAIN_LOG_COLUMNS]
+                if np.isnan(row[0]):
+                    # offline training logs its step as offline/updates (num_timesteps counts the updates there)
+                    row[0] = float(values["offline/updates"])
                 step = int(row[0])
                 # a resumed process logs again from its resume point: later lines replace earlier ones
                 by_step = {s: r for s, r in by_step.items() if s < step}
