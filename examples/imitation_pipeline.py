@@ -7,8 +7,8 @@
 3. trains LSIQ through the imitation-style ``LSIQTrainer``, and imitation's BC and GAIL (SAC generator) on the
    same demonstrations;
 4. evaluates every policy with the same function (10 deterministic episodes, env seeds 10000-10009);
-5. trains a fresh SAC on LSIQ's recovered reward (``ImplicitRewardNet`` through imitation's
-   ``RewardVecEnvWrapper``) and reports its true return.
+5. trains a fresh SAC on LSIQ's recovered reward in its advantage form (``ImplicitAdvantageRewardNet`` through
+   imitation's ``RewardVecEnvWrapper``) and reports its true return.
 
 Prints a table of mean returns and expert-normalised scores. Needs imitation (see the README's recipes).
 """
@@ -100,9 +100,10 @@ def main() -> None:
     gail.train(args.gail_steps)
     timings["GAIL"] = time.time() - start
 
-    # A fresh SAC trained only on the reward LSIQ recovered (Pendulum never terminates: ignore the dones)
+    # A fresh SAC trained only on the reward LSIQ recovered, in its advantage form Q(s, a) - max_a' Q(s, a'): the
+    # same optimal policy as Q(s, a) - gamma V(s'), without the shaping term that pays for falling (README)
     start = time.time()
-    recovered = lsiq.reward_net(use_done=False)
+    recovered = lsiq.advantage_reward_net()
     reward_venv = RewardVecEnvWrapper(make_venv(args.seed + 1), reward_fn=recovered.predict_processed)
     reward_sac = SAC("MlpPolicy", reward_venv, learning_rate=1e-3, seed=args.seed + 1)
     reward_sac.learn(args.reward_sac_steps, progress_bar=True)

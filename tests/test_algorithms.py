@@ -182,6 +182,40 @@ def test_predict_reward(algo, pendulum_demos, small_kwargs):
 
 
 @pytest.mark.stack_smoke
+@pytest.mark.parametrize("algo", ALGOS)
+def test_predict_advantage_against_a_grid_maximum(algo, pendulum_demos, small_kwargs):
+    model = algo("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, **small_kwargs)
+    model.learn(300)
+    obs, actions = pendulum_demos.observations[:20], pendulum_demos.actions[:20]
+    rng_state = th.get_rng_state()
+    advantage = model.predict_advantage(obs, actions, n_action_samples=256)
+    assert advantage.shape == (20,) and advantage.dtype == np.float32
+    assert th.equal(rng_state, th.get_rng_state())  # the training RNG is untouched
+    np.testing.assert_array_equal(advantage, model.predict_advantage(obs, actions, n_action_samples=256))
+    # A(s, a) = Q(s, a) - max_a' Q(s, a'), the maximum here over 2001 evenly spaced actions of Pendulum's [-2, 2]
+    grid = np.linspace(-2.0, 2.0, 2001, dtype=np.float32).reshape(-1, 1)  # (G, 1), env scale
+    with th.no_grad():
+
+        def q_min(states: np.ndarray, env_actions: np.ndarray) -> np.ndarray:
+            scaled = th.as_tensor(model.policy.scale_action(env_actions))
+            return th.cat(model.critic(th.as_tensor(states), scaled), dim=1).min(dim=1)[0].numpy()
+
+        q = q_min(obs, actions)  # (20,)
+        q_grid = q_min(np.repeat(obs, len(grid), axis=0), np.tile(grid, (len(obs), 1))).reshape(len(obs), len(grid))
+    # the sampled maximum is at most the grid's (up to the grid's resolution), within a few percent of Q's spread
+    spread = q_grid.max(axis=1) - q_grid.min(axis=1)  # (20,)
+    assert (spread > 0).all()
+    exact = q - q_grid.max(axis=1)
+    assert (advantage >= exact - 1e-3 * spread).all() and (advantage <= exact + 0.03 * spread).all()
+    # the grid's own greedy actions score ~0: the maximum of A over actions is 0 at every state
+    greedy = grid[q_grid.argmax(axis=1)]
+    greedy_advantage = model.predict_advantage(obs, greedy, n_action_samples=256)
+    assert (greedy_advantage >= -1e-3 * spread).all() and (greedy_advantage <= 0.03 * spread).all()
+    with pytest.raises(ValueError, match="observations 3, actions 2"):
+        model.predict_advantage(obs[:3], actions[:2])
+
+
+@pytest.mark.stack_smoke
 def test_same_seed_gives_identical_parameters(pendulum_demos, small_kwargs):
     params = []
     for _ in range(2):

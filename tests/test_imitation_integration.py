@@ -14,7 +14,7 @@ from imitation.rewards.reward_wrapper import RewardVecEnvWrapper
 from imitation.util import logger as imitation_logger
 
 from sb3_lsiq import LSIQ, IQLearn
-from sb3_lsiq.integrations.imitation import ImplicitRewardNet, IQLearnTrainer, LSIQTrainer
+from sb3_lsiq.integrations.imitation import ImplicitAdvantageRewardNet, ImplicitRewardNet, IQLearnTrainer, LSIQTrainer
 
 pytestmark = pytest.mark.stack_smoke
 FAST = dict(learning_starts=64, batch_size=32, buffer_size=5_000, policy_kwargs=dict(net_arch=[32, 32]))
@@ -135,6 +135,32 @@ def test_reward_net_equals_predict_reward_and_wraps_a_venv(expert_rollouts):
     wrapped = RewardVecEnvWrapper(pendulum_venv(), reward_fn=reward_net.predict_processed)
     wrapped.reset()
     _, rewards, _, _ = wrapped.step(np.zeros((1, 1), dtype=np.float32))
+    assert rewards.shape == (1,) and np.isfinite(rewards).all()
+
+
+def test_advantage_reward_net_equals_predict_advantage_and_wraps_a_venv(expert_rollouts):
+    trajectories, _ = expert_rollouts
+    trainer = IQLearnTrainer(venv=pendulum_venv(), demonstrations=trajectories, rl_kwargs=FAST)
+    trainer.train(total_timesteps=300)
+    reward_net = trainer.advantage_reward_net(n_action_samples=32, seed=3)
+    assert isinstance(reward_net, RewardNet) and isinstance(reward_net, ImplicitAdvantageRewardNet)
+    transitions = rollout.flatten_trajectories(trajectories)
+    advantage = trainer.rl_algo.predict_advantage(transitions.obs, transitions.acts, n_action_samples=32, seed=3)
+    expected = (1.0 - trainer.rl_algo.gamma) * advantage  # the default scale brings A to a per-step reward's size
+    dones = np.ones(len(transitions), dtype=bool)  # not used: A(s, a) needs neither s' nor the flag
+    got = reward_net.predict(transitions.obs, transitions.acts, transitions.next_obs, dones)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(got, trainer.reward_net().predict(transitions.obs, transitions.acts, transitions.next_obs, dones))
+
+    unscaled = ImplicitAdvantageRewardNet(trainer.rl_algo, scale=1.0, n_action_samples=32, seed=3)
+    np.testing.assert_allclose(unscaled.predict(transitions.obs, transitions.acts, transitions.next_obs, dones), advantage,
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="scale must be positive"):
+        ImplicitAdvantageRewardNet(trainer.rl_algo, scale=-1.0)
+
+    wrapped = RewardVecEnvWrapper(pendulum_venv(), reward_fn=reward_net.predict_processed)
+    wrapped.reset()
+    _, rewards, _, _ = wrapped.step(np.full((1, 1), 2.0, dtype=np.float32))
     assert rewards.shape == (1,) and np.isfinite(rewards).all()
 
 

@@ -699,10 +699,7 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         :return: the reward, shape (n,)
         """
         obs, next_obs = observations.float(), next_observations.float()
-        assert isinstance(self.action_space, spaces.Box)
-        low = th.as_tensor(self.action_space.low, dtype=th.float32, device=self.device)
-        high = th.as_tensor(self.action_space.high, dtype=th.float32, device=self.device)
-        act = 2.0 * (actions.float() - low) / (high - low) - 1.0  # env scale -> [-1, 1], as policy.scale_action
+        act = self._to_unit_box(actions)
         done = dones.float().reshape(-1, 1)  # (n, 1)
         n = obs.shape[0]
         if not (len(act) == len(next_obs) == len(done) == n):
@@ -715,6 +712,71 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             q = th.cat(self.critic(obs, act), dim=1).min(dim=1, keepdim=True)[0]  # (n, 1)
             reward = q - (1.0 - done) * self.gamma * self._soft_value(next_obs, n_action_samples, generator)
         return reward.reshape(-1)
+
+    def predict_advantage(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        n_action_samples: int = 64,
+        seed: int = 0,
+    ) -> np.ndarray:
+        """The recovered reward with its potential removed: A(s, a) = Q(s, a) - max_a' Q(s, a'); for training new agents.
+
+        For any state function V, the recovered reward Q(s, a) - gamma (1 - d) V(s') equals A(s, a) plus the
+        potential-based shaping term V(s) - gamma (1 - d) V(s') (Ng et al., 1999), so both have the same optimal
+        policies. With V the maximum of Q, Q is the optimal action value of both and the greedy policy of Q their
+        optimal policy. This form pays 0 for the greedy action and less for every other one, at every state: a
+        dense signal. The recovered reward itself pays for falling to states of low V (-gamma V(s')), which a new
+        agent learns to exploit long before it learns the long-run value (the README's reward-transfer caveat).
+
+        The maximum is taken over ``n_action_samples`` uniform actions of the action box, as many actor samples
+        and the actor's mean, drawn from a private generator seeded with ``seed`` (deterministic, the training
+        RNG untouched). With several critics, Q is their minimum (as in the soft target).
+
+        :param observations: s as the policy sees them (normalised, if VecNormalize is used), shape (n, *obs_shape)
+        :param actions: a in the env's action scale, shape (n, *action_shape)
+        :return: the advantage, shape (n,), float32, <= 0 up to the sampled maximum's error
+        """
+        obs = th.as_tensor(np.array(observations, dtype=np.float32), device=self.device)
+        act = th.as_tensor(np.array(actions, dtype=np.float32), device=self.device)
+        return self.implicit_advantage(obs, act, n_action_samples, seed).cpu().numpy()
+
+    def implicit_advantage(
+        self, observations: th.Tensor, actions: th.Tensor, n_action_samples: int = 64, seed: int = 0
+    ) -> th.Tensor:
+        """:meth:`predict_advantage` on tensors (on the model's device), without gradients; actions in the env's scale.
+
+        :return: the advantage, shape (n,)
+        """
+        obs = observations.float()
+        if len(actions) != len(obs):
+            raise ValueError(f"predict_advantage: inputs disagree in length: observations {len(obs)}, actions {len(actions)}")
+        generator = th.Generator(device=self.device).manual_seed(seed)
+        with th.no_grad():
+            q = th.cat(self.critic(obs, self._to_unit_box(actions)), dim=1).min(dim=1, keepdim=True)[0]  # (n, 1)
+            advantage = q - self._max_value(obs, n_action_samples, generator)
+        return advantage.reshape(-1)
+
+    def _to_unit_box(self, actions: th.Tensor) -> th.Tensor:
+        """Env-scale actions -> [-1, 1], as ``policy.scale_action``, shape (n, A)."""
+        assert isinstance(self.action_space, spaces.Box)
+        low = th.as_tensor(self.action_space.low, dtype=th.float32, device=self.device)
+        high = th.as_tensor(self.action_space.high, dtype=th.float32, device=self.device)
+        return 2.0 * (actions.float().reshape(len(actions), -1) - low) / (high - low) - 1.0
+
+    def _max_value(self, states: th.Tensor, n_action_samples: int, generator: th.Generator) -> th.Tensor:
+        """max_a Q(s, a) over the actor's mean, S actor samples and S uniform actions, shape (n, 1)."""
+        n = states.shape[0]
+        mean, log_std, _ = self.actor.get_action_dist_params(states)  # (n, A) each
+        # Row j * n + i is candidate j of state i: the mean, S actor samples, S uniform actions, ((2S + 1) n, A)
+        mean_rep, log_std_rep = mean.repeat(n_action_samples, 1), log_std.repeat(n_action_samples, 1)
+        noise = th.randn(mean_rep.shape, generator=generator, device=self.device)
+        actor_actions = th.tanh(mean_rep + log_std_rep.exp() * noise)
+        uniform_actions = 2.0 * th.rand(mean_rep.shape, generator=generator, device=self.device) - 1.0
+        candidates = th.cat([th.tanh(mean), actor_actions, uniform_actions])
+        n_candidates = 2 * n_action_samples + 1
+        q = th.cat(self.critic(states.repeat(n_candidates, 1), candidates), dim=1).min(dim=1)[0]  # ((2S + 1) n,)
+        return q.reshape(n_candidates, n).max(dim=0)[0].reshape(-1, 1)  # (n, 1)
 
     def _soft_value(self, states: th.Tensor, n_action_samples: int, generator: th.Generator) -> th.Tensor:
         """V(s) = E_{a~pi}[Q(s, a) - alpha log pi(a|s)] from ``n_action_samples`` samples, shape (n, 1)."""
