@@ -41,7 +41,8 @@ class GreedyPolicy:
         self.actions = th.linspace(-1.0, 1.0, n_actions).reshape(-1, 1)  # (G, 1), the policy's [-1, 1] scale
 
     def predict(self, observation: np.ndarray, state=None, episode_start=None, deterministic: bool = True):
-        obs = th.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(-1, 3)  # (n, 3)
+        obs_dim = self.model.observation_space.shape[0]
+        obs = th.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(-1, obs_dim)  # (n, obs_dim)
         n, n_actions = obs.shape[0], len(self.actions)
         with th.no_grad():
             # row j * n + i is action j at state i
