@@ -85,6 +85,9 @@ class GaussianInverseDynamics(nn.Module):
     ) -> tuple[th.Tensor, th.Tensor]:
         """(mu, log sigma) of the pre-tanh Gaussian, each of shape (n, A)."""
         net = self.target_net if target and self.target_net is not None else self.net
+        # The replay buffer keeps the observation space's dtype (float64 for MuJoCo); SB3's policies cast to float32
+        # in preprocess_obs, and so does the IDM, whose inputs come straight from the buffers
+        observations, next_observations = observations.float(), next_observations.float()
         if self.observation_indices is not None:
             observations = observations.index_select(1, self.observation_indices)  # (n, obs_dim) -> (n, k)
             next_observations = next_observations.index_select(1, self.observation_indices)
