@@ -41,6 +41,25 @@ def run_specs(specs: list[RunSpec], root: Path, jobs: int) -> None:
         raise SystemExit(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
 
 
+def labels_table(model_path: Path, algo: str, env_id: str | None, dataset: Path | None, n_demos: int, seed: int) -> str:
+    """The ``labels`` command: load the model and the demonstrations, and format their label errors."""
+    from sb3_lsiq import LSIQ, SQIL, IQLearn, load_demonstrations
+    from sb3_lsiq.benchmarks.labels import format_label_quality, label_quality
+    from sb3_lsiq.common.iq_algorithm import ImplicitQAlgorithm
+    from sb3_lsiq.data import packaged_dataset_path
+
+    if (env_id is None) == (dataset is None):
+        raise SystemExit("labels: give exactly one of --env (the packaged dataset) and --dataset (a file).")
+    path = dataset if dataset is not None else packaged_dataset_path(env_id)  # type: ignore[arg-type]
+    demonstrations = load_demonstrations(path).select_episodes(n_demos)
+    classes: dict[str, type[ImplicitQAlgorithm]] = {"lsiq": LSIQ, "iqlearn": IQLearn, "sqil": SQIL}
+    model = classes[algo].load(model_path, device="cpu")
+    errors = label_quality(model, demonstrations, seed=seed)
+    return f"{model_path}: {demonstrations.n_transitions} expert transitions ({n_demos} episodes)\n" + format_label_quality(
+        errors
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sb3_lsiq.benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +97,14 @@ def main(argv: list[str] | None = None) -> None:
     throughput.add_argument("--repeats", type=int, default=5)
     throughput.add_argument("--output", type=Path, default=None, help="JSON file for the measurements")
 
+    labels = commands.add_parser("labels", help="a state-only model's expert-action labels against the recorded actions")
+    labels.add_argument("--model", type=Path, required=True, help="the model's zip (e.g. a run's resume/model.zip)")
+    labels.add_argument("--algo", default="lsiq", choices=["lsiq", "iqlearn", "sqil"])
+    labels.add_argument("--env", help="use the packaged dataset of this env")
+    labels.add_argument("--dataset", type=Path, help="or a dataset file with recorded actions")
+    labels.add_argument("--demos", type=int, default=5, help="expert episodes (the first N of the dataset)")
+    labels.add_argument("--seed", type=int, default=0, help="seed of the sampled labels")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         spec = RunSpec(args.algo, args.env, args.demos, args.seed, args.steps, tag=args.tag,
@@ -111,6 +138,8 @@ def main(argv: list[str] | None = None) -> None:
 
         write_report(args.root, args.output)
         print(f"wrote {args.output}")
+    elif args.command == "labels":
+        print(labels_table(args.model, args.algo, args.env, args.dataset, args.demos, args.seed))
     else:
         from sb3_lsiq.benchmarks.throughput import main as throughput_main
 
