@@ -209,9 +209,12 @@ def test_report_renders_the_claims_sections(tmp_path: Path) -> None:
         }
         _synthetic_result(root, RunSpec("lsiq", **survival), [-200.0, -30.0, -13.0], [200, 30, 13], 100.0)  # type: ignore[arg-type]
         _synthetic_result(root, RunSpec("iqlearn", **survival), [-200.0, -200.0, -200.0], [200, 200, 200], 100.0)  # type: ignore[arg-type]
+    labels_table = "model.zip: 5000 expert transitions (5 episodes)\n| labels | mean MSE |\n|---|---|\n| zero | 0.230 |\n"
+    (root / "results" / "labels__lsiq-fo__Hopper-v5__demos5__seed0.md").write_text(labels_table)
     output = tmp_path / "BENCHMARKS.md"
     write_report(root, output)
     text = output.read_text()
+    assert "## State-only labels" in text and labels_table.strip() in text
     assert "### (a) Bounded Q and implicit reward" in text and "| lsiq | 0, 1 | [150, 150] |" in text
     assert "### (b) No survival bias" in text
     assert "| iqlearn | 0, 1 | 200.0 ± 0.0 | -200.0 ± 0.0 | 200.0 ± 0.0 |" in text

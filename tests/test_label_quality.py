@@ -53,8 +53,11 @@ def test_labels_command(pendulum_demos, small_kwargs, tmp_path):
     model.learn(200)
     model.save(tmp_path / "model.zip")
     command = [sys.executable, "-m", "sb3_lsiq.benchmarks", "labels", "--model", str(tmp_path / "model.zip")]
-    result = subprocess.run([*command, "--env", "Pendulum-v1", "--demos", "2"], capture_output=True, text=True, timeout=300)
+    output = tmp_path / "labels__run.md"
+    result = subprocess.run([*command, "--env", "Pendulum-v1", "--demos", "2", "--output", str(output)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "400 expert transitions (2 episodes)" in result.stdout and "| idm sample |" in result.stdout
+    assert output.read_text().strip() in result.stdout and "| zero |" in output.read_text()
     neither = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert neither.returncode != 0 and "give exactly one of --env" in neither.stderr

@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     labels.add_argument("--dataset", type=Path, help="or a dataset file with recorded actions")
     labels.add_argument("--demos", type=int, default=5, help="expert episodes (the first N of the dataset)")
     labels.add_argument("--seed", type=int, default=0, help="seed of the sampled labels")
+    labels.add_argument("--output", type=Path, help="also write the table here, e.g. benchmarks/results/labels__<run>.md")
 
     args = parser.parse_args(argv)
     if args.command == "run":
@@ -139,7 +140,10 @@ def main(argv: list[str] | None = None) -> None:
         write_report(args.root, args.output)
         print(f"wrote {args.output}")
     elif args.command == "labels":
-        print(labels_table(args.model, args.algo, args.env, args.dataset, args.demos, args.seed))
+        table = labels_table(args.model, args.algo, args.env, args.dataset, args.demos, args.seed)
+        print(table)
+        if args.output is not None:  # the report collects benchmarks/results/labels__*.md
+            args.output.write_text(table + "\n")
     else:
         from sb3_lsiq.benchmarks.throughput import main as throughput_main
 

@@ -219,6 +219,7 @@ def write_report(root: Path, output: Path) -> None:
     sections.append(claims_sections(results, root, output))
     if others:
         sections.append("## Other runs\n\n" + markdown(quality_rows(others)))
+    sections.append(labels_section(root))
     throughput_file = root / "results" / "throughput.json"
     if throughput_file.exists():
         from sb3_lsiq.benchmarks.throughput import markdown_table
@@ -236,6 +237,14 @@ def write_report(root: Path, output: Path) -> None:
     sections.append("## Machines and versions\n\n" + "\n".join(f"- `{machine}`" for machine in sorted(machines)))
     sections.append(commands_section(results))
     output.write_text("\n\n".join(section for section in sections if section) + "\n")
+
+
+def labels_section(root: Path) -> str:
+    """The state-only label tables that ``python -m sb3_lsiq.benchmarks labels --output`` saved next to the results."""
+    tables = sorted((root / "results").glob("labels__*.md"))
+    if not tables:
+        return ""
+    return "## State-only labels\n\n" + LABELS_NOTE + "\n\n" + "\n\n".join(path.read_text().strip() for path in tables)
 
 
 def commands_section(results: list[RunResult]) -> str:
@@ -268,6 +277,11 @@ a PPO generator (rl-zoo3's PPO settings) at the same 300k-step budget as LSIQ an
 REFERENCE_NOTE = """The reference levels (the shipped datasets' metadata). Where expert episodes ended early (a fall), the
 expert's mean over all episodes is below its full-length episodes', so the normalised scores of that task read high:
 divide by the *first 5 demos* level instead to compare with the demonstrations themselves."""
+
+LABELS_NOTE = """A state-only run (`lsiq-fo`: the inverse dynamics model labels the expert pairs) never reads the recorded
+actions; `python -m sb3_lsiq.benchmarks labels --model <run>/resume/model.zip --env ENV --demos 5 --output
+benchmarks/results/labels__<run>.md` compares its labels with them at a resume point, per action dimension (MSE and
+correlation in the policy's [-1, 1] scale; `zero` is the all-zero labeller, the floor)."""
 
 THROUGHPUT_NOTE = """`python -m sb3_lsiq.benchmarks throughput`: {env_id}, one gradient step per environment step, one torch
 thread, 256x256 networks, all configurations in one process and interleaved, median of {repeats} repeats of {steps}
