@@ -55,9 +55,9 @@ def labels_table(model_path: Path, algo: str, env_id: str | None, dataset: Path 
     classes: dict[str, type[ImplicitQAlgorithm]] = {"lsiq": LSIQ, "iqlearn": IQLearn, "sqil": SQIL}
     model = classes[algo].load(model_path, device="cpu")
     errors = label_quality(model, demonstrations, seed=seed)
-    return f"{model_path}: {demonstrations.n_transitions} expert transitions ({n_demos} episodes)\n" + format_label_quality(
-        errors
-    )
+    header = f"{model_path} at {model.num_timesteps} steps: {demonstrations.n_transitions} expert transitions"
+    header += f" ({n_demos} episodes)"
+    return header + "\n\n" + format_label_quality(errors)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -81,6 +81,8 @@ def format_label_quality(errors: dict[str, LabelError]) -> str:
     header = "| labels | mean MSE | " + " | ".join(f"MSE a{i} | corr a{i}" for i in range(n_dims)) + " |"
     lines = [header, "|" + "---|" * (2 + 2 * n_dims)]
     for name, error in errors.items():
-        cells = " | ".join(f"{m:.3f} | {c:.2f}" for m, c in zip(error.mse, error.correlation))
+        # a constant labeller (zero) has no correlation: "-"
+        correlations = [f"{c:.2f}" if np.isfinite(c) else "-" for c in error.correlation]
+        cells = " | ".join(f"{m:.3f} | {c}" for m, c in zip(error.mse, correlations))
         lines.append(f"| {name} | {error.mse.mean():.3f} | {cells} |")
     return "\n".join(lines)
