@@ -74,7 +74,11 @@ def bounded_section(results: list[RunResult], root: Path, output: Path) -> str:
         f"LSIQ's targets are clipped to [Q_min, Q_max] = [{q_min:.0f}, {q_max:.0f}] (c = 0.5, gamma = 0.99) and its "
         "implicit reward regresses to +-1/c = +-2; IQ-Learn has no bound, and without its chi^2 regulariser "
         "(`iqlearn-noreg`) nothing holds Q in. The values are the logged batch means over the whole run "
-        "(symlog scale; dashed: the LSIQ bounds).\n\n" + markdown(rows) + f"\n\n![bounded]({relative_path(path, output)})"
+        "(symlog scale; dashed: the LSIQ bounds). What LSIQ regresses to -1/c is the soft value's residual "
+        "V(s) - gamma V(s') at the policy's own actions; the logged `reward_policy` is Q(s, a) - gamma V(s') at the "
+        "replay buffer's older actions, which nothing regresses, so it settles below -1/c while staying bounded.\n\n"
+        + markdown(rows)
+        + f"\n\n![bounded]({relative_path(path, output)})"
     )
 
 
