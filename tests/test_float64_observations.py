@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 
 from sb3_lsiq import GAIL, LSIQ, SQIL, VAIL, IQLearn
-
-FAST_OFF_POLICY = dict(learning_starts=64, batch_size=32, buffer_size=5_000, policy_kwargs=dict(net_arch=[32, 32]), seed=0)
-FAST_ADVERSARIAL = dict(n_steps=128, batch_size=64, n_epochs=2, discriminator_batch_size=64, seed=0)
+from tests.test_adversarial import FAST as FAST_ADVERSARIAL
 
 
 def float64_pendulum() -> gym.Env:
     env = gym.wrappers.DtypeObservation(gym.make("Pendulum-v1"), np.float64)
     assert env.observation_space.dtype == np.float64
     return env
+
+
+def assert_acts_on_a_float64_observation(model) -> None:
+    actions, _ = model.predict(np.zeros(3, dtype=np.float64), deterministic=True)
+    assert actions.shape == (1,) and np.isfinite(actions).all()
 
 
 @pytest.mark.parametrize(
@@ -31,19 +34,18 @@ def float64_pendulum() -> gym.Env:
     ],
     ids=["lsiq", "lsiq-h", "lsiq-hc", "lsiq-fo-idm", "lsiq-fo-policy", "iqlearn", "iqlearn-fo-idm", "sqil"],
 )
-def test_off_policy_algorithms_train_on_float64_observations(algo, kwargs, state_only, pendulum_demos):
+def test_off_policy_algorithms_train_on_float64_observations(algo, kwargs, state_only, pendulum_demos, small_kwargs):
     demos = pendulum_demos.without_actions() if state_only else pendulum_demos
-    model = algo("MlpPolicy", float64_pendulum(), demonstrations=demos, **FAST_OFF_POLICY, **kwargs)
+    model = algo("MlpPolicy", float64_pendulum(), demonstrations=demos, seed=0, **small_kwargs, **kwargs)
     model.learn(200)
     assert model.replay_buffer.observations.dtype == np.float64  # the case under test: SB3 kept the env's dtype
     assert model._n_updates > 0  # gradient steps ran on float64 batches
-    actions, _ = model.predict(np.zeros(3, dtype=np.float64), deterministic=True)
-    assert actions.shape == (1,) and np.isfinite(actions).all()
+    assert_acts_on_a_float64_observation(model)
 
 
 @pytest.mark.parametrize("algo", [LSIQ, IQLearn])
-def test_offline_training_on_float64_observations(algo, pendulum_demos):
-    model = algo("MlpPolicy", float64_pendulum(), demonstrations=pendulum_demos, **FAST_OFF_POLICY)
+def test_offline_training_on_float64_observations(algo, pendulum_demos, small_kwargs):
+    model = algo("MlpPolicy", float64_pendulum(), demonstrations=pendulum_demos, seed=0, **small_kwargs)
     model.learn_offline(50)
     assert model._n_updates == 50
     advantage = model.predict_advantage(np.zeros((4, 3), dtype=np.float64), np.zeros((4, 1), dtype=np.float32))
@@ -55,5 +57,4 @@ def test_adversarial_algorithms_train_on_float64_observations(algo, pendulum_dem
     model = algo("MlpPolicy", float64_pendulum(), demonstrations=pendulum_demos, **FAST_ADVERSARIAL)
     model.learn(256)
     assert model.num_timesteps == 256
-    actions, _ = model.predict(np.zeros(3, dtype=np.float64), deterministic=True)
-    assert actions.shape == (1,) and np.isfinite(actions).all()
+    assert_acts_on_a_float64_observation(model)
