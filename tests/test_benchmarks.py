@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,15 @@ from sb3_lsiq.benchmarks.callbacks import (
     read_resume_state,
 )
 from sb3_lsiq.benchmarks.report import read_results, reference_rows, write_report
-from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, TRAIN_LOG_COLUMNS, RunSpec, merged_evaluations, train_log
+from sb3_lsiq.benchmarks.runner import (
+    CURVE_COLUMNS,
+    TRAIN_LOG_COLUMNS,
+    RunSpec,
+    committed_finished,
+    merged_evaluations,
+    run,
+    train_log,
+)
 
 TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",
         "--tag", "tiny", "--set", "learning_starts=200"]  # fmt: skip
@@ -102,6 +111,38 @@ def test_resume_state(tmp_path: Path) -> None:
     assert read_resume_state(tmp_path) == (0, False)  # no model to resume from
     (tmp_path / RESUME_MODEL).write_bytes(b"zip")
     assert read_resume_state(tmp_path) == (50_000, False)
+
+
+def test_a_run_finished_elsewhere_counts_as_done_on_a_fresh_checkout(tmp_path: Path) -> None:
+    """Run folders stay on the machine that trained; a new checkout holds only the committed results. A suite must
+    not train those runs again (the export would overwrite their curves), but must train what is not finished."""
+    spec = RunSpec("lsiq", "Hopper-v5", n_demos=5, seed=0, steps=300_000)
+    csv_path, json_path = spec.result_paths(tmp_path)
+    json_path.parent.mkdir(parents=True)
+    csv_path.write_text("timesteps,det_mean\n300000,3296\n")
+    provenance = {"spec": asdict(spec), "completed_timesteps": 300_000, "finished": True}
+    json_path.write_text(json.dumps(provenance))
+    assert committed_finished(spec, tmp_path)
+    assert run(spec, tmp_path, quiet=True) == csv_path  # returns at once: no rl-zoo3 process, no run folder
+    assert not spec.run_dir(tmp_path).exists() and csv_path.read_text() == "timesteps,det_mean\n300000,3296\n"
+
+    # more steps than were committed, another setting under the same name, an unfinished run: not done
+    assert not committed_finished(RunSpec("lsiq", "Hopper-v5", n_demos=5, seed=0, steps=400_000), tmp_path)
+    json_path.write_text(json.dumps({**provenance, "spec": {**asdict(spec), "eval_freq": 5_000}}))
+    assert not committed_finished(spec, tmp_path)
+    json_path.write_text(json.dumps({**provenance, "finished": False, "completed_timesteps": 150_000}))
+    assert not committed_finished(spec, tmp_path)
+    json_path.write_text(json.dumps(provenance))
+    listing = benchmarks("suite", "quality", "--list", "--env", "Hopper-v5", "--seed", "0", "--root", ".", cwd=tmp_path)
+    assert "lsiq__Hopper-v5__demos5__seed0                               done (committed results)" in listing.stdout
+    assert "iqlearn__Hopper-v5__demos5__seed0                            0/300000" in listing.stdout
+
+    # a run folder here with a resume point takes precedence over the committed results
+    resume = spec.run_dir(tmp_path) / "resume"
+    resume.mkdir(parents=True)
+    (resume / RESUME_STATE).write_text(json.dumps({"num_timesteps": 50_000, "finished": False}))
+    (resume / RESUME_MODEL).write_bytes(b"zip")
+    assert not committed_finished(spec, tmp_path)
 
 
 def test_train_log_of_an_offline_run_counts_updates(tmp_path: Path) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 
-from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, export, run
+from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, committed_finished, export, run
 from sb3_lsiq.benchmarks.suites import SUITES
 
 
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> None:
             for spec in specs:
                 steps, finished = read_resume_state(spec.run_dir(args.root) / "resume")
                 state = "done" if finished and steps >= spec.steps else f"{steps}/{spec.steps}"
+                if committed_finished(spec, args.root):
+                    state = "done (committed results)"
+                elif steps == 0 and spec.result_paths(args.root)[1].exists():
+                    completed = json.loads(spec.result_paths(args.root)[1].read_text())["completed_timesteps"]
+                    state += f" (committed curve to {completed}, no resume point here: would start over)"
                 print(f"{spec.name:60s} {state}")
             return
         if args.export:

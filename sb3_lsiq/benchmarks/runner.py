@@ -157,8 +157,29 @@ def display_command(command: list[str]) -> str:
     return " ".join(["python" if part == sys.executable else part for part in command])
 
 
+def committed_finished(spec: RunSpec, root: Path = DEFAULT_ROOT) -> bool:
+    """Whether the results folder holds this very run (same spec), finished, while its run folder has nothing to
+    resume from: its training state stays on the machine that ran it, its curve is committed. Such a run counts as
+    done, so a suite started on a fresh checkout goes on where the committed results end."""
+    _, json_path = spec.result_paths(root)
+    if not json_path.exists() or read_resume_state(spec.run_dir(root) / "resume") != (0, False):
+        return False
+    provenance = json.loads(json_path.read_text())
+    return (
+        provenance.get("spec") == asdict(spec)
+        and bool(provenance.get("finished"))
+        and int(provenance.get("completed_timesteps", 0)) >= spec.steps
+    )
+
+
 def run(spec: RunSpec, root: Path = DEFAULT_ROOT, quiet: bool = False) -> Path:
-    """Train (or continue) the run, then export its curve; returns the result CSV. A finished run only re-exports."""
+    """Train (or continue) the run, then export its curve; returns the result CSV. A finished run only re-exports;
+    one finished elsewhere (its results committed, no run folder here) is left as it is."""
+    if committed_finished(spec, root):
+        csv_path, json_path = spec.result_paths(root)
+        if not quiet:
+            print(f"[{spec.name}] finished, results in {json_path}; delete them to train it again", flush=True)
+        return csv_path
     if spec.algo == "bc":  # not an RL algorithm: imitation's BC, outside rl-zoo3
         from sb3_lsiq.benchmarks.bc import run_bc
 
