@@ -22,7 +22,7 @@ from sb3_lsiq.benchmarks.callbacks import (
     StochasticEvalCallback,
     read_resume_state,
 )
-from sb3_lsiq.benchmarks.report import read_results, reference_rows, write_report
+from sb3_lsiq.benchmarks.report import progress_section, read_results, reference_rows, write_report
 from sb3_lsiq.benchmarks.runner import (
     CURVE_COLUMNS,
     TRAIN_LOG_COLUMNS,
@@ -32,6 +32,7 @@ from sb3_lsiq.benchmarks.runner import (
     run,
     train_log,
 )
+from sb3_lsiq.benchmarks.suites import quality_suite
 
 TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",
         "--tag", "tiny", "--set", "learning_starts=200"]  # fmt: skip
@@ -229,6 +230,22 @@ def _synthetic_result(root: Path, spec: RunSpec, returns: list[float], lengths: 
     provenance = {"spec": spec.__dict__, "completed_timesteps": spec.steps, "finished": True, "wall_seconds": 1.0,
                   "segments": [segment], "machine": {"cpu": "test"}}  # fmt: skip
     (results / f"{spec.name}.json").write_text(json.dumps(provenance))
+
+
+def test_progress_counts_finished_unfinished_and_steps_left(tmp_path: Path) -> None:
+    finished = RunSpec("lsiq", "Hopper-v5", n_demos=5, seed=0, steps=300_000)
+    _synthetic_result(tmp_path, finished, [3000.0] * 30, [1000] * 30, 100.0)
+    unfinished = RunSpec("iqlearn", "Hopper-v5", n_demos=5, seed=0, steps=300_000)
+    _synthetic_result(tmp_path, unfinished, [3000.0] * 10, [1000] * 10, 100.0)
+    provenance = json.loads(unfinished.result_paths(tmp_path)[1].read_text())
+    unfinished.result_paths(tmp_path)[1].write_text(
+        json.dumps({**provenance, "finished": False, "completed_timesteps": 100_000})
+    )
+    quality_row = next(line for line in progress_section(tmp_path).splitlines() if line.startswith("| quality |"))
+    # the unfinished run has no run folder here: all of its steps are left
+    steps_left = sum(spec.steps for spec in quality_suite()) - finished.steps
+    n_runs = len(quality_suite())
+    assert quality_row == f"| quality | {n_runs} | 1 | {unfinished.name} (100k) | {n_runs - 2} | {steps_left / 1e6:.2f}M |"
 
 
 def test_report_renders_the_claims_sections(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sb3_lsiq.benchmarks.callbacks import read_resume_state
 from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, RunSpec
 from sb3_lsiq.benchmarks.suites import QUALITY_ENVS
 from sb3_lsiq.data import packaged_dataset_path
@@ -113,7 +114,7 @@ def quality_rows(results: list[RunResult]) -> list[dict[str, Any]]:
         stochastic = [scores(run.column("stoch_mean")[-1:], expert, random) for run in runs]
         rows.append({
             "env": env_id, "algorithm": label, "demos": n_demos, "seeds": ", ".join(str(r.seed) for r in runs),
-            "steps": ", ".join(f"{r.completed // 1000}k" + ("" if r.finished else " (running)") for r in runs),
+            "steps": ", ".join(f"{r.completed // 1000}k" + ("" if r.finished else " (unfinished)") for r in runs),
             "final return": _mean_std([float(s["return"][0]) for s in final]),
             "final R/R_E": _mean_std([float(s["ratio"][0]) for s in final]),
             "final normalised": _mean_std([float(s["normalized"][0]) for s in final]),
@@ -165,7 +166,8 @@ def plot_env(env_id: str, results: list[RunResult], path: Path) -> None:
 
 
 def progress_section(root: Path) -> str:
-    """How much of each suite has results: finished runs, runs in progress (steps done), runs not started."""
+    """How much of each suite has results: finished runs, unfinished ones (steps done), runs not started, and the
+    steps (environment steps, or updates for BC and offline runs) still to train."""
     from sb3_lsiq.benchmarks.suites import SUITES
 
     rows = []
@@ -175,18 +177,22 @@ def progress_section(root: Path) -> str:
         finished: list[str] = []
         partial: list[str] = []
         missing: list[RunSpec] = []
+        steps_left = 0
         for spec in suite():
             json_path = spec.result_paths(root)[1]
             if not json_path.exists():
                 missing.append(spec)
+                steps_left += spec.steps
                 continue
             provenance = json.loads(json_path.read_text())
             done = provenance["completed_timesteps"]
-            (finished if provenance.get("finished") and done >= spec.steps else partial).append(
-                f"{spec.name} ({done // 1000}k)"
-            )
-        rows.append({"suite": name, "runs": len(suite()), "finished": len(finished), "in progress": ", ".join(partial) or "-",
-                     "not started": len(missing)})  # fmt: skip
+            is_finished = provenance.get("finished") and done >= spec.steps
+            (finished if is_finished else partial).append(f"{spec.name} ({done // 1000}k)")
+            # an unfinished run resumes from its resume point where its run folder is kept, else it starts over
+            steps_left += 0 if is_finished else spec.steps - read_resume_state(spec.run_dir(root) / "resume")[0]
+        rows.append({"suite": name, "runs": len(suite()), "finished": len(finished),
+                     "unfinished (curve so far)": ", ".join(partial) or "-", "not started": len(missing),
+                     "steps left": f"{steps_left / 1e6:.2f}M"})  # fmt: skip
     return "## Progress\n\n`python -m sb3_lsiq.benchmarks suite NAME --list` shows each run.\n\n" + markdown(rows)
 
 
@@ -269,8 +275,8 @@ Runs are trained by rl-zoo3's train script with the package's hyperparameter fil
 
 QUALITY_NOTE = """Deterministic policy, 10 episodes per evaluation, every 10k steps. *final*: the last evaluation; *best*: the
 best one. *R/R_E*: return over the expert's; *normalised*: (R - R_random) / (R_expert - R_random), with the expert's
-mean return over its 25 recorded episodes and a random policy's over 100 (DATASETS.md). Mean ± std over seeds; a
-seed still running is marked and counted at its last evaluation. `bc` (imitation's BC) takes no environment step:
+mean return over its 25 recorded episodes and a random policy's over 100 (DATASETS.md). Mean ± std over seeds; an
+unfinished seed is marked and counted at its last evaluation. `bc` (imitation's BC) takes no environment step:
 its steps, and its x axis in the plots, are gradient steps (batches of 256), evaluated every 2k; `gail` is GAIL on
 a PPO generator (rl-zoo3's PPO settings) at the same 300k-step budget as LSIQ and IQ-Learn."""
 
