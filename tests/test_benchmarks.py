@@ -22,7 +22,8 @@ from sb3_lsiq.benchmarks.callbacks import (
     StochasticEvalCallback,
     read_resume_state,
 )
-from sb3_lsiq.benchmarks.report import progress_section, read_results, reference_rows, write_report
+from sb3_lsiq.benchmarks.goals import goal_rows
+from sb3_lsiq.benchmarks.report import expert_and_random_returns, progress_section, read_results, reference_rows, write_report
 from sb3_lsiq.benchmarks.runner import (
     CURVE_COLUMNS,
     TRAIN_LOG_COLUMNS,
@@ -248,6 +249,40 @@ def test_progress_counts_finished_unfinished_and_steps_left(tmp_path: Path) -> N
     assert quality_row == f"| quality | {n_runs} | 1 | {unfinished.name} (100k) | {n_runs - 2} | {steps_left / 1e6:.2f}M |"
 
 
+def test_goals_met_missed_so_far_and_pending(tmp_path: Path) -> None:
+    def result(label: str, env_id: str, seed: int, normalised: float) -> None:
+        expert, random = expert_and_random_returns(env_id)
+        algo, _, tag = label.partition("-")
+        spec = RunSpec(algo, env_id, n_demos=5, seed=seed, steps=20_000, tag=tag, overrides={"x": 1} if tag else {})
+        _synthetic_result(tmp_path, spec, [random, random + normalised * (expert - random)], [1000, 1000], 100.0)
+
+    for seed in (0, 1, 2):
+        result("lsiq", "Hopper-v5", seed, 0.95)
+    result("iqlearn", "Hopper-v5", 0, 1.0)  # one seed: compared on seed 0 alone, where LSIQ has 0.95
+    result("lsiq", "Walker2d-v5", 0, 0.5)
+    result("lsiq-fo", "Hopper-v5", 0, 0.8)  # 0.8 against 0.85 x 0.95
+    throughput = {"env_id": "Hopper-v5", "configs": {
+        "LSIQ (batch 256 + 256 expert)": {"env_steps_per_second": 90.0, "gemm_floor_ms": 8.0},  # floor: 125 steps/s
+        "IQ-Learn (batch 256 + 256 expert)": {"env_steps_per_second": 80.0, "gemm_floor_ms": 5.0},  # 200 steps/s
+        "SAC batch 512": {"env_steps_per_second": 60.0, "gemm_floor_ms": 12.0}}}  # fmt: skip
+    rows = {(row["goal"], row["env"]): row for row in goal_rows(read_results(tmp_path), throughput)}
+
+    lsiq_5 = "LSIQ, 5 demos, final normalised"
+    assert rows[lsiq_5, "Hopper-v5"]["measured"] == "0.95" and rows[lsiq_5, "Hopper-v5"]["status"] == "met"
+    assert rows[lsiq_5, "Walker2d-v5"]["status"] == "missed by 0.40 so far (1 of 3 seeds)"
+    assert rows[lsiq_5, "Ant-v5"]["status"] == "pending"
+    versus = rows["LSIQ >= IQ-Learn, 5 demos, final normalised", "Hopper-v5"]
+    assert versus["seeds finished"] == "0" and versus["measured"] == "0.95 vs 1.00"
+    assert versus["status"] == "missed by 0.05 so far (1 of 3 seeds)"
+    assert (
+        rows["LSIQ-fO within 15% of LSIQ, final normalised", "Hopper-v5"]["status"] == "missed by 0.01 so far (1 of 3 seeds)"
+    )
+    assert rows["LSIQ env-steps/s over SAC batch 512", "Hopper-v5"]["status"] == "met"  # 1.50x
+    assert rows["IQ-Learn env-steps/s over SAC batch 512", "Hopper-v5"]["status"] == "missed by 0.17"  # 1.33x
+    assert rows["LSIQ time over the GEMM floor", "Hopper-v5"]["measured"] == "1.39x"
+    assert rows["IQ-Learn time over the GEMM floor", "Hopper-v5"]["status"] == "missed by 1.00"  # 2.50x
+
+
 def test_report_renders_the_claims_sections(tmp_path: Path) -> None:
     root = tmp_path / "bench"
     for seed in (0, 1):
@@ -273,6 +308,7 @@ def test_report_renders_the_claims_sections(tmp_path: Path) -> None:
     write_report(root, output)
     text = output.read_text()
     assert "## State-only labels" in text and labels_table.strip() in text
+    assert "| LSIQ, 5 demos, final normalised | HalfCheetah-v5 | - | - | >= 0.9 | pending |" in text  # the goals table
     assert "### (a) Bounded Q and implicit reward" in text and "| lsiq | 0, 1 | [150, 150] |" in text
     assert "### (b) No survival bias" in text
     assert "| iqlearn | 0, 1 | 200.0 ± 0.0 | -200.0 ± 0.0 | 200.0 ± 0.0 |" in text

@@ -203,6 +203,7 @@ def relative_path(path: Path, output: Path) -> str:
 
 def write_report(root: Path, output: Path) -> None:
     from sb3_lsiq.benchmarks.claims import SURVIVAL_ENV, claims_sections
+    from sb3_lsiq.benchmarks.goals import goal_rows
 
     results = read_results(root)
     plots_dir = root / "plots"
@@ -211,9 +212,12 @@ def write_report(root: Path, output: Path) -> None:
         plot_env(env_id, results, plots_dir / f"{env_id}.png")
     quality = [r for r in results if r.env_id in QUALITY_ENVS]
     others = [r for r in results if r.env_id not in QUALITY_ENVS and r.env_id != SURVIVAL_ENV]
+    throughput_file = root / "results" / "throughput.json"
+    throughput = json.loads(throughput_file.read_text()) if throughput_file.exists() else None
     sections = [
         HEADER,
         progress_section(root),
+        "## Goals\n\n" + GOALS_NOTE + "\n\n" + markdown(goal_rows(results, throughput)),
         "## Imitation quality\n\n" + QUALITY_NOTE + "\n\n" + markdown(quality_rows(quality)),
     ]
     quality_envs = sorted({r.env_id for r in quality})
@@ -226,11 +230,9 @@ def write_report(root: Path, output: Path) -> None:
     if others:
         sections.append("## Other runs\n\n" + markdown(quality_rows(others)))
     sections.append(labels_section(root))
-    throughput_file = root / "results" / "throughput.json"
-    if throughput_file.exists():
+    if throughput is not None:
         from sb3_lsiq.benchmarks.throughput import markdown_table
 
-        throughput = json.loads(throughput_file.read_text())
         profile = "\n".join(
             f"| {row['op']} | {100 * row['share']:.1f}% | {row['ms_per_update']:.3f} |" for row in throughput["profile"]
         )
@@ -272,6 +274,10 @@ Every number here was measured on the machine listed at the end, by the commands
 regenerated from the committed data (`benchmarks/results/`) by `python -m sb3_lsiq.benchmarks report`.
 Runs are trained by rl-zoo3's train script with the package's hyperparameter files; see
 `python -m sb3_lsiq.benchmarks --help`."""
+
+GOALS_NOTE = """The issues' targets against the committed results. Quality goals: the mean over finished seeds of the
+final expert-normalised return (deterministic policy); comparisons use the seeds both runs have finished. A goal
+reads "so far" until all 3 seeds have finished. Throughput: the table at the end."""
 
 QUALITY_NOTE = """Deterministic policy, 10 episodes per evaluation, every 10k steps. *final*: the last evaluation; *best*: the
 best one. *R/R_E*: return over the expert's; *normalised*: (R - R_random) / (R_expert - R_random), with the expert's
