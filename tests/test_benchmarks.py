@@ -70,6 +70,9 @@ def test_run_resume_and_report(tmp_path: Path) -> None:
     provenance = json.loads(json_path.read_text())
     assert provenance["finished"] and provenance["completed_timesteps"] == 1500
     assert [s["start_timesteps"] for s in provenance["segments"]] == [0, 1000]
+    hyperparameters = provenance["hyperparameters"]  # the packaged entry with the run's settings, no callbacks
+    assert hyperparameters["learning_starts"] == 200 and hyperparameters["n_timesteps"] == 1500
+    assert hyperparameters["reg_mult"] == 2.0 and "callback" not in hyperparameters
     assert all(s["command"].startswith("python -m sb3_lsiq train --algo lsiq") for s in provenance["segments"])
     train_log = np.loadtxt(csv_path.with_suffix(".train.csv"), delimiter=",", skiprows=1, ndmin=2)
     assert len(train_log) > 0 and np.all(np.diff(train_log[:, 0]) > 0)

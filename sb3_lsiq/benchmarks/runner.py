@@ -312,10 +312,22 @@ def export(spec: RunSpec, root: Path = DEFAULT_ROOT) -> Path:
         "finished": finished,
         "wall_seconds": round(sum(s["seconds"] for s in segments), 1),
         "segments": segments,
+        # The settings the last process trained with, so a row stays explained after the packaged files change
+        "hyperparameters": run_hyperparameters(spec, run_dir),
         "machine": machine_description(),
     }
     json_path.write_text(json.dumps(provenance, indent=1))
     return csv_path
+
+
+def run_hyperparameters(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
+    """The hyperparameter entry of the run's last process (its conf file without the benchmark's callbacks); empty
+    for a run that has none (BC)."""
+    conf_files = sorted(run_dir.glob("conf_*.yml"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    if not conf_files:
+        return {}
+    entry = yaml.safe_load(conf_files[-1].read_text())[spec.env_id]
+    return {key: value for key, value in entry.items() if key != "callback"}
 
 
 def machine_description() -> dict[str, Any]:
