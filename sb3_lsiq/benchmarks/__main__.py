@@ -127,10 +127,11 @@ def main(argv: list[str] | None = None) -> None:
             for spec in specs:
                 steps, finished = read_resume_state(spec.run_dir(args.root) / "resume")
                 state = "done" if finished and steps >= spec.steps else f"{steps}/{spec.steps}"
+                json_path = spec.result_paths(args.root)[1]
                 if committed_finished(spec, args.root):
                     state = "done (committed results)"
-                elif steps == 0 and spec.result_paths(args.root)[1].exists():
-                    completed = json.loads(spec.result_paths(args.root)[1].read_text())["completed_timesteps"]
+                elif steps == 0 and json_path.exists():
+                    completed = json.loads(json_path.read_text())["completed_timesteps"]
                     state += f" (committed curve to {completed}, no resume point here: would start over)"
                 print(f"{spec.name:60s} {state}")
             return

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from sb3_lsiq.benchmarks.report import RunResult, expert_and_random_returns
+from sb3_lsiq.benchmarks.report import RunResult, expert_and_random_returns, scores
 from sb3_lsiq.benchmarks.suites import QUALITY_ENVS, SEEDS, VARIANT_ENVS
 
 # The issues' targets
@@ -22,12 +22,11 @@ MAX_TIME_OVER_FLOOR = 1.5
 
 def final_normalised(results: list[RunResult], label: str, env_id: str, n_demos: int = 5) -> dict[int, float]:
     """Seed -> expert-normalised final return of the finished runs of ``label``."""
-    values = {}
-    for result in results:
-        if (result.label, result.env_id, result.n_demos) == (label, env_id, n_demos) and result.finished:
-            expert, random = expert_and_random_returns(env_id)
-            values[result.seed] = (float(result.column("det_mean")[-1]) - random) / (expert - random)
-    return values
+    runs = [r for r in results if (r.label, r.env_id, r.n_demos) == (label, env_id, n_demos) and r.finished]
+    if not runs:
+        return {}
+    expert, random = expert_and_random_returns(env_id)
+    return {run.seed: float(scores(run.column("det_mean")[-1:], expert, random)["normalized"][0]) for run in runs}
 
 
 def _status(measured: float, threshold: float, n_seeds: int | None = None, at_least: bool = True) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from sb3_lsiq.benchmarks.callbacks import read_resume_state
-from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, RunSpec
+from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, RunSpec, results_finished
 from sb3_lsiq.benchmarks.suites import QUALITY_ENVS
 from sb3_lsiq.data import packaged_dataset_path
 
@@ -39,7 +39,7 @@ class RunResult:
 
     @property
     def finished(self) -> bool:
-        return bool(self.provenance.get("finished")) and self.completed >= self.steps
+        return results_finished(self.provenance, self.steps)
 
 
 def read_results(root: Path) -> list[RunResult]:
@@ -186,7 +186,7 @@ def progress_section(root: Path) -> str:
                 continue
             provenance = json.loads(json_path.read_text())
             done = provenance["completed_timesteps"]
-            is_finished = provenance.get("finished") and done >= spec.steps
+            is_finished = results_finished(provenance, spec.steps)
             (finished if is_finished else partial).append(f"{spec.name} ({done // 1000}k)")
             # an unfinished run resumes from its resume point where its run folder is kept, else it starts over
             steps_left += 0 if is_finished else spec.steps - read_resume_state(spec.run_dir(root) / "resume")[0]

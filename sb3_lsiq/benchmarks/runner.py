@@ -157,6 +157,11 @@ def display_command(command: list[str]) -> str:
     return " ".join(["python" if part == sys.executable else part for part in command])
 
 
+def results_finished(provenance: dict[str, Any], steps: int) -> bool:
+    """Whether a run's results (its provenance JSON) say it finished ``steps`` steps."""
+    return bool(provenance.get("finished")) and int(provenance.get("completed_timesteps", 0)) >= steps
+
+
 def committed_finished(spec: RunSpec, root: Path = DEFAULT_ROOT) -> bool:
     """Whether the results folder holds this very run (same spec), finished, while its run folder has nothing to
     resume from: its training state stays on the machine that ran it, its curve is committed. Such a run counts as
@@ -165,11 +170,7 @@ def committed_finished(spec: RunSpec, root: Path = DEFAULT_ROOT) -> bool:
     if not json_path.exists() or read_resume_state(spec.run_dir(root) / "resume") != (0, False):
         return False
     provenance = json.loads(json_path.read_text())
-    return (
-        provenance.get("spec") == asdict(spec)
-        and bool(provenance.get("finished"))
-        and int(provenance.get("completed_timesteps", 0)) >= spec.steps
-    )
+    return provenance.get("spec") == asdict(spec) and results_finished(provenance, spec.steps)
 
 
 def run(spec: RunSpec, root: Path = DEFAULT_ROOT, quiet: bool = False) -> Path:
@@ -323,10 +324,10 @@ def export(spec: RunSpec, root: Path = DEFAULT_ROOT) -> Path:
 def run_hyperparameters(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
     """The hyperparameter entry of the run's last process (its conf file without the benchmark's callbacks); empty
     for a run that has none (BC)."""
-    conf_files = sorted(run_dir.glob("conf_*.yml"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
-    if not conf_files:
+    last_conf = run_dir / f"conf_{_segment(run_dir) - 1}.yml"
+    if not last_conf.exists():
         return {}
-    entry = yaml.safe_load(conf_files[-1].read_text())[spec.env_id]
+    entry = yaml.safe_load(last_conf.read_text())[spec.env_id]
     return {key: value for key, value in entry.items() if key != "callback"}
 
 
