@@ -3,7 +3,7 @@
     python examples/reward_transfer.py [--seed 0] [--form advantage|recovered] [--lsiq-model lsiq.zip]
 
 1. trains LSIQ with its packaged Pendulum-v1 settings (5 shipped expert episodes, 20k steps) or loads
-   ``--lsiq-model``; prints the true return of its own policy and of Q's greedy policy (over 201 actions);
+   ``--lsiq-model``; prints the true return of its own policy and of Q's greedy policy (``model.predict_greedy``);
 2. trains a fresh SAC (learning rate 1e-3) on the recovered reward through imitation's ``RewardVecEnvWrapper``:
    ``advantage`` is ``ImplicitAdvantageRewardNet`` (Q(s, a) - max_a' Q(s, a'), scaled by 1 - gamma), ``recovered``
    is ``ImplicitRewardNet`` (Q(s, a) - gamma V(s'), the dones ignored: Pendulum only ends by truncation);
@@ -34,22 +34,16 @@ ENV_ID = "Pendulum-v1"
 
 
 class GreedyPolicy:
-    """argmax_a Q(s, a) over evenly spaced actions of a 1-D action box: the policy the advantage reward makes optimal."""
+    """SB3's ``predict`` of Q's greedy action (``model.predict_greedy``): the policy the advantage reward makes optimal."""
 
-    def __init__(self, model: LSIQ, n_actions: int = 201) -> None:
+    def __init__(self, model: LSIQ) -> None:
         self.model = model
-        self.actions = th.linspace(-1.0, 1.0, n_actions).reshape(-1, 1)  # (G, 1), the policy's [-1, 1] scale
 
     def predict(self, observation: np.ndarray, state=None, episode_start=None, deterministic: bool = True):
-        obs_dim = self.model.observation_space.shape[0]
-        obs = th.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(-1, obs_dim)  # (n, obs_dim)
-        n, n_actions = obs.shape[0], len(self.actions)
-        with th.no_grad():
-            # row j * n + i is action j at state i
-            q = th.cat(self.model.critic(obs.repeat(n_actions, 1), self.actions.repeat_interleave(n, 0)), dim=1)
-            best = q.min(dim=1)[0].reshape(n_actions, n).argmax(dim=0)  # (n,)
-        actions = self.model.policy.unscale_action(self.actions[best].numpy())  # (n, 1), the env's scale
-        return (actions[0] if np.ndim(observation) == 1 else actions), state
+        obs_shape = self.model.observation_space.shape
+        single = np.ndim(observation) == len(obs_shape)  # one unbatched observation, as record_episodes passes it
+        actions = self.model.predict_greedy(np.asarray(observation).reshape(-1, *obs_shape))  # (n, *action_shape)
+        return (actions[0] if single else actions), state
 
 
 def main() -> None:

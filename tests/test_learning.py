@@ -2,7 +2,9 @@
 
 The policy is evaluated every 2,500 steps (10 deterministic episodes on a seeded env, as rl-zoo3's EvalCallback
 does); the test asserts that the expert-normalised return reaches 0.9 within the budget, and that the final
-policy has not collapsed (>= 0.7). Every score is printed, so the CI log holds the learning curves.
+policy has not collapsed (>= 0.7). Every score is printed, so the CI log holds the learning curves. After
+training, the greedy policy of the learnt Q (the optimal policy of the recovered reward, what a new agent trained
+on that reward converges to at best) must beat a random policy clearly.
 """
 
 import gymnasium as gym
@@ -22,10 +24,20 @@ EVAL_EVERY = 2_500
 MIN_BEST_SCORE = 0.9  # at least 90% of the expert's return improvement over a random policy
 MIN_FINAL_SCORE = 0.7
 MIN_STATE_ONLY_SCORE = 0.8
-# a fresh SAC on LSIQ's recovered reward (advantage form): above a random policy (score 0), not near the expert
-REWARD_TRANSFER_STEPS = 15_000
-MIN_TRANSFER_BEST_SCORE = 0.15
-MIN_TRANSFER_FINAL_SCORE = 0.05
+# Q's greedy policy, the optimal policy of the recovered reward: clearly above a random policy (score 0), not always
+# the expert's level (measured in this test, seed 0: LSIQ 0.85, IQ-Learn 0.95; examples/reward_transfer.py's LSIQ
+# seed 0, evaluated on other initial states: 0.61)
+MIN_GREEDY_SCORE = 0.4
+
+
+class GreedyPolicy:
+    """``predict`` of Q's greedy action (``model.predict_greedy``), for ``evaluate_policy``."""
+
+    def __init__(self, model: LSIQ | IQLearn) -> None:
+        self.model = model
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        return self.model.predict_greedy(observation), state
 
 
 class ScoreEvaluator(BaseCallback):
@@ -68,6 +80,11 @@ def test_learns_pendulum_from_five_expert_episodes(algo, seed, pendulum_demos):
     assert len(evaluator.scores) == STEPS // EVAL_EVERY
     assert max(evaluator.scores) >= MIN_BEST_SCORE, f"{algo} seed {seed} never reached {MIN_BEST_SCORE}: {curve}"
     assert evaluator.scores[-1] >= MIN_FINAL_SCORE, f"{algo} seed {seed} collapsed at the end: {curve}"
+    # Reward transfer's ceiling: the policy an agent trained to the optimum on the recovered reward would follow
+    evaluator.evaluate(GreedyPolicy(model))
+    greedy_score = evaluator.scores[-1]
+    print(f"{algo} seed {seed}: Q's greedy policy expert-normalised {greedy_score:.2f}")
+    assert greedy_score >= MIN_GREEDY_SCORE, f"{algo} seed {seed}: Q's greedy policy scores {greedy_score:.2f}"
 
 
 @pytest.mark.slow
@@ -183,32 +200,3 @@ def test_adversarial_baselines_learn_pendulum(algo, pendulum_demos):
     curve = ", ".join(f"{(i + 1) * 10_000}: {s:.2f}" for i, s in enumerate(evaluator.scores))
     print(f"{algo} seed 0 expert-normalised scores {curve}")
     assert max(evaluator.scores) >= MIN_BEST_SCORE, f"{algo} never reached {MIN_BEST_SCORE}: {curve}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, EXTRA_SEED])
-def test_sac_on_lsiqs_advantage_reward_beats_random(seed, pendulum_demos):
-    """Reward transfer: a fresh SAC trained only on the reward LSIQ recovered, in its advantage form A(s, a) =
-    Q(s, a) - max_a' Q(s, a') (ImplicitAdvantageRewardNet, through imitation's RewardVecEnvWrapper), improves the
-    true return over a random policy's. The ceiling is Q's greedy policy, not the expert (see the README).
-    Measured here (expert-normalised at 10k / 12.5k / 15k SAC steps): seed 0 0.11 / 0.34 / 0.28 (this test);
-    seed 1 0.90 / 0.89 / 0.38 (examples/reward_transfer.py, whose evaluation seeds differ slightly). SAC is
-    volatile on this reward, hence the best of the last three evaluations."""
-    pytest.importorskip("imitation")
-    from imitation.rewards.reward_wrapper import RewardVecEnvWrapper
-    from stable_baselines3 import SAC
-    from stable_baselines3.common.env_util import make_vec_env
-
-    from sb3_lsiq.integrations.imitation import ImplicitAdvantageRewardNet
-
-    lsiq = LSIQ("MlpPolicy", "Pendulum-v1", seed=seed, **algorithm_kwargs("lsiq", "Pendulum-v1"))
-    lsiq.learn(STEPS)
-    reward_net = ImplicitAdvantageRewardNet(lsiq)
-    venv = RewardVecEnvWrapper(make_vec_env("Pendulum-v1", n_envs=1, seed=seed + 1), reward_fn=reward_net.predict_processed)
-    sac = SAC("MlpPolicy", venv, learning_rate=1e-3, seed=seed + 1)
-    evaluator = ScoreEvaluator(pendulum_demos.metadata["mean_return"], pendulum_demos.metadata["random_mean_return"], seed)
-    sac.learn(REWARD_TRANSFER_STEPS, callback=evaluator)
-    curve = ", ".join(f"{(i + 1) * EVAL_EVERY}: {s:.2f}" for i, s in enumerate(evaluator.scores))
-    print(f"SAC on LSIQ's advantage reward, LSIQ seed {seed}, expert-normalised scores {curve}")
-    assert max(evaluator.scores[-3:]) >= MIN_TRANSFER_BEST_SCORE, f"never clearly above random at the end: {curve}"
-    assert evaluator.scores[-1] >= MIN_TRANSFER_FINAL_SCORE, f"not above random at the end: {curve}"

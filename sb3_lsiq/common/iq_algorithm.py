@@ -757,6 +757,30 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             advantage = q - self._max_value(obs, n_action_samples, generator)
         return advantage.reshape(-1)
 
+    def predict_greedy(self, observations: np.ndarray, n_action_samples: int = 64, seed: int = 0) -> np.ndarray:
+        """Q's greedy action argmax_a Q(s, a): the optimal policy of the recovered reward, in both its forms.
+
+        The policy that any agent trained to the optimum on :meth:`predict_reward` or :meth:`predict_advantage`
+        converges to, so its true return is the ceiling of reward transfer (the README's reward-transfer table).
+        The maximum is over the same candidates as :meth:`predict_advantage` with the same ``seed`` (the actor's
+        mean, ``n_action_samples`` actor samples and as many uniform actions), so the advantage of the returned
+        actions is exactly 0 there. Deterministic; the training RNG is untouched.
+
+        :param observations: s as the policy sees them, shape (n, *obs_shape)
+        :param n_action_samples: uniform and actor-sampled candidate actions (each)
+        :param seed: seed of the private generator
+        :return: the greedy actions in the env's action scale, shape (n, *action_shape), float32
+        """
+        assert isinstance(self.action_space, spaces.Box)
+        obs = th.as_tensor(np.array(observations, dtype=np.float32), device=self.device)
+        generator = th.Generator(device=self.device).manual_seed(seed)
+        with th.no_grad():
+            candidates, q = self._candidate_values(obs, n_action_samples, generator)  # (C, n, A), (C, n)
+            best = q.argmax(dim=0)  # (n,)
+            greedy = candidates[best, th.arange(len(obs), device=self.device)]  # (n, A), in [-1, 1]
+        actions = self.policy.unscale_action(greedy.cpu().numpy()).astype(np.float32)
+        return actions.reshape(len(obs), *self.action_space.shape)
+
     def _to_unit_box(self, actions: th.Tensor) -> th.Tensor:
         """Env-scale actions -> [-1, 1], as ``policy.scale_action``, shape (n, A)."""
         assert isinstance(self.action_space, spaces.Box)
@@ -766,6 +790,14 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
 
     def _max_value(self, states: th.Tensor, n_action_samples: int, generator: th.Generator) -> th.Tensor:
         """max_a Q(s, a) over the actor's mean, S actor samples and S uniform actions, shape (n, 1)."""
+        _, q = self._candidate_values(states, n_action_samples, generator)  # (2S + 1, n)
+        return q.max(dim=0)[0].reshape(-1, 1)  # (n, 1)
+
+    def _candidate_values(
+        self, states: th.Tensor, n_action_samples: int, generator: th.Generator
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """Candidate actions (the actor's mean, S actor samples, S uniform actions; [-1, 1] scale) and their Q
+        (the critics' minimum), shapes (2S + 1, n, A) and (2S + 1, n)."""
         n = states.shape[0]
         mean, log_std, _ = self.actor.get_action_dist_params(states)  # (n, A) each
         # Row j * n + i is candidate j of state i: the mean, S actor samples, S uniform actions, ((2S + 1) n, A)
@@ -776,7 +808,7 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         candidates = th.cat([th.tanh(mean), actor_actions, uniform_actions])
         n_candidates = 2 * n_action_samples + 1
         q = th.cat(self.critic(states.repeat(n_candidates, 1), candidates), dim=1).min(dim=1)[0]  # ((2S + 1) n,)
-        return q.reshape(n_candidates, n).max(dim=0)[0].reshape(-1, 1)  # (n, 1)
+        return candidates.reshape(n_candidates, n, -1), q.reshape(n_candidates, n)
 
     def _soft_value(self, states: th.Tensor, n_action_samples: int, generator: th.Generator) -> th.Tensor:
         """V(s) = E_{a~pi}[Q(s, a) - alpha log pi(a|s)] from ``n_action_samples`` samples, shape (n, 1)."""
