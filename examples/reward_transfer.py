@@ -18,7 +18,6 @@ import argparse
 import time
 
 import gymnasium as gym
-import numpy as np
 import torch as th
 from imitation.rewards.reward_wrapper import RewardVecEnvWrapper
 from stable_baselines3 import SAC
@@ -31,19 +30,6 @@ from sb3_lsiq.experts.pipeline import evaluate_expert
 from sb3_lsiq.integrations.imitation import ImplicitAdvantageRewardNet, ImplicitRewardNet
 
 ENV_ID = "Pendulum-v1"
-
-
-class GreedyPolicy:
-    """SB3's ``predict`` of Q's greedy action (``model.predict_greedy``): the policy the advantage reward makes optimal."""
-
-    def __init__(self, model: LSIQ) -> None:
-        self.model = model
-
-    def predict(self, observation: np.ndarray, state=None, episode_start=None, deterministic: bool = True):
-        obs_shape = self.model.observation_space.shape
-        single = np.ndim(observation) == len(obs_shape)  # one unbatched observation, as record_episodes passes it
-        actions = self.model.predict_greedy(np.asarray(observation).reshape(-1, *obs_shape))  # (n, *action_shape)
-        return (actions[0] if single else actions), state
 
 
 def main() -> None:
@@ -66,7 +52,7 @@ def main() -> None:
         lsiq.learn(args.lsiq_steps, progress_bar=True)
         if args.save_lsiq:
             lsiq.save(args.save_lsiq)
-    for name, policy in (("LSIQ's policy", lsiq), ("Q's greedy policy", GreedyPolicy(lsiq))):
+    for name, policy in (("LSIQ's policy", lsiq), ("Q's greedy policy", lsiq.greedy_policy())):
         mean, std = evaluate_expert(policy, ENV_ID, n_episodes=10, seed=10_000)
         print(f"{name}: {mean:.0f} +- {std:.0f}", flush=True)
 

@@ -222,6 +222,15 @@ def test_predict_advantage_and_predict_greedy_against_a_grid_maximum(algo, pendu
     q_sampled_greedy = q_min(obs, sampled_greedy)
     assert (q_sampled_greedy >= q_grid.max(axis=1) - 0.05 * spread).all()  # near the grid's maximum (seeds 0-7: 3.1%)
     assert (q_sampled_greedy >= q_min(obs, grid[np.full(len(obs), 1000)]) - 1e-5).all()  # no worse than a = 0
+    # greedy_policy(): the same actions behind SB3's predict, for a batch and for one unbatched observation
+    greedy_policy = model.greedy_policy(n_action_samples=256, seed=5)
+    batch_actions, state = greedy_policy.predict(obs)
+    assert state is None
+    np.testing.assert_array_equal(batch_actions, sampled_greedy)
+    single_action, _ = greedy_policy.predict(obs[3])
+    assert single_action.shape == (1,)
+    # (the random candidates are drawn per batch, so a one-row batch is the reference, not row 3 of the 20)
+    np.testing.assert_array_equal(single_action, model.predict_greedy(obs[3:4], n_action_samples=256, seed=5)[0])
     with pytest.raises(ValueError, match="observations 3, actions 2"):
         model.predict_advantage(obs[:3], actions[:2])
 

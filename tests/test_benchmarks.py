@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -88,6 +91,51 @@ def test_run_resume_and_report(tmp_path: Path) -> None:
     assert (tmp_path / "bench" / "plots" / "Pendulum-v1.png").stat().st_size > 1000
     assert "python -m sb3_lsiq.benchmarks run --algo lsiq --env Pendulum-v1 --demos 2 --seed 0 --steps 1500 --tag tiny" in text
     assert read_results(tmp_path / "bench")[0].finished
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs of the live processes whose command line contains ``text`` (Linux /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace") and cmdline.parent.name != str(os.getpid()):
+                pids.append(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the training process through /proc")
+def test_stopping_a_suite_stops_its_training_process_and_starts_no_other(tmp_path: Path) -> None:
+    root = tmp_path / "bench"
+    # Two long runs one after the other, the way `suite --jobs 1` runs them (worker threads, signal in the main thread)
+    script = f"""
+from pathlib import Path
+from sb3_lsiq.benchmarks.__main__ import run_specs
+from sb3_lsiq.benchmarks.runner import RunSpec, stop_training_on_signals
+stop_training_on_signals()
+specs = [RunSpec("lsiq", "Pendulum-v1", n_demos=2, seed=seed, steps=1_000_000, eval_freq=500, resume_freq=500,
+                 eval_episodes=2, tag="tiny", overrides={{"learning_starts": 200}}) for seed in (0, 1)]
+run_specs(specs, Path({str(root)!r}), jobs=1)
+"""
+    suite = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        run_folders = str(root / "runs")  # in the training process's command line, not in the suite's
+        while not _processes_mentioning(run_folders) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        training = _processes_mentioning(run_folders)
+        assert training, "the training process did not start"
+        time.sleep(3)  # let it get into training
+        suite.send_signal(signal.SIGTERM)
+        output, _ = suite.communicate(timeout=60)
+    finally:
+        suite.kill()
+    assert suite.returncode == 128 + signal.SIGTERM, output
+    assert not _processes_mentioning(run_folders), f"training process left running after the suite stopped:\n{output}"
+    assert "rl-zoo3 exited with -15" in output and "stopped by a signal before this run started" in output
+    assert not (root / "runs" / "lsiq-tiny" / "Pendulum-v1" / "demos2_seed1").exists()
 
 
 def _write_evaluations(folder: Path, steps: list[int], value: float) -> None:

@@ -30,16 +30,6 @@ MIN_STATE_ONLY_SCORE = 0.8
 MIN_GREEDY_SCORE = 0.4
 
 
-class GreedyPolicy:
-    """``predict`` of Q's greedy action (``model.predict_greedy``), for ``evaluate_policy``."""
-
-    def __init__(self, model: LSIQ | IQLearn) -> None:
-        self.model = model
-
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
-        return self.model.predict_greedy(observation), state
-
-
 class ScoreEvaluator(BaseCallback):
     """Expert-normalised return of the deterministic policy every ``EVAL_EVERY`` steps (10 episodes)."""
 
@@ -81,7 +71,7 @@ def test_learns_pendulum_from_five_expert_episodes(algo, seed, pendulum_demos):
     assert max(evaluator.scores) >= MIN_BEST_SCORE, f"{algo} seed {seed} never reached {MIN_BEST_SCORE}: {curve}"
     assert evaluator.scores[-1] >= MIN_FINAL_SCORE, f"{algo} seed {seed} collapsed at the end: {curve}"
     # Reward transfer's ceiling: the policy an agent trained to the optimum on the recovered reward would follow
-    evaluator.evaluate(GreedyPolicy(model))
+    evaluator.evaluate(model.greedy_policy())
     greedy_score = evaluator.scores[-1]
     print(f"{algo} seed {seed}: Q's greedy policy expert-normalised {greedy_score:.2f}")
     assert greedy_score >= MIN_GREEDY_SCORE, f"{algo} seed {seed}: Q's greedy policy scores {greedy_score:.2f}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, committed_finished, export, run
+from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, committed_finished, export, run, stop_training_on_signals
 from sb3_lsiq.benchmarks.suites import SUITES
 
 
@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     labels.add_argument("--output", type=Path, help="also write the table here, e.g. benchmarks/results/labels__<run>.md")
 
     args = parser.parse_args(argv)
+    if args.command in ("run", "suite"):
+        stop_training_on_signals()
     if args.command == "run":
         spec = RunSpec(args.algo, args.env, args.demos, args.seed, args.steps, tag=args.tag,
                        overrides=parse_overrides(args.set), eval_freq=args.eval_freq,

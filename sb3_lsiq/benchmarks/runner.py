@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import platform
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -185,6 +187,7 @@ def run(spec: RunSpec, root: Path = DEFAULT_ROOT, quiet: bool = False) -> Path:
         from sb3_lsiq.benchmarks.bc import run_bc
 
         return run_bc(spec, root)
+    _raise_if_stopping()  # a suite being stopped starts no further run
     run_dir = spec.run_dir(root)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_timesteps, finished = read_resume_state(run_dir / "resume")
@@ -200,11 +203,67 @@ def run(spec: RunSpec, root: Path = DEFAULT_ROOT, quiet: bool = False) -> Path:
         with (run_dir / "train.log").open("a") as log:
             log.write(f"$ {display_command(command)}\n")
             log.flush()
-            returncode = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+            returncode = train_process(command, log)
         _record_segment(run_dir, segment, resume_timesteps, time.time() - started, command, returncode)
         if returncode != 0:
             raise RuntimeError(f"[{spec.name}] rl-zoo3 exited with {returncode}; see {run_dir / 'train.log'}")
     return export(spec, root)
+
+
+# The rl-zoo3 processes this process started and that still run (several with --jobs 2, one per worker thread)
+_TRAINING_PROCESSES: set[subprocess.Popen] = set()
+_TRAINING_PROCESSES_LOCK = threading.RLock()  # re-entrant: the handler may interrupt the main thread holding it
+# Set by the signal handler: a worker thread must not start the next run of a suite once the suite is being stopped
+_STOPPING = threading.Event()
+STOP_GRACE_SECONDS = 20.0
+
+
+def train_process(command: list[str], log: Any) -> int:
+    """Run one rl-zoo3 process to its end and return its exit code. If this process is interrupted (Ctrl-C, or
+    SIGTERM through ``stop_training_on_signals``), the child is stopped too: left alone it would keep a core busy
+    for hours with nobody to export its curve."""
+    with _TRAINING_PROCESSES_LOCK:  # the handler's snapshot and a start cannot interleave
+        _raise_if_stopping()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _TRAINING_PROCESSES.add(process)
+    try:
+        return process.wait()
+    finally:
+        with _TRAINING_PROCESSES_LOCK:
+            _TRAINING_PROCESSES.discard(process)
+        _stop(process)
+
+
+def _raise_if_stopping() -> None:
+    if _STOPPING.is_set():
+        raise RuntimeError("stopped by a signal before this run started")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()  # the run continues from its last resume point when started again
+    try:
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def stop_training_on_signals() -> None:
+    """Make SIGTERM and SIGINT stop the running rl-zoo3 processes before this one exits. Signals reach the main
+    thread only, while the runs wait in worker threads, so the handler stops the children itself."""
+
+    def handler(signum: int, frame: Any) -> None:
+        with _TRAINING_PROCESSES_LOCK:
+            _STOPPING.set()
+            processes = list(_TRAINING_PROCESSES)
+        for process in processes:
+            _stop(process)
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
 
 
 def _record_segment(run_dir: Path, segment: int, start: int, seconds: float, command: list[str], returncode: int) -> None:

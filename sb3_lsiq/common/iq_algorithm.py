@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - SB3 2.2.1 (imitation's pins)
 from sb3_lsiq.common.demonstrations import EPISODE_END_RULES
 from sb3_lsiq.common.entropy_critic import EntropyCritic
 from sb3_lsiq.common.expert_buffer import ExpertBuffer, ExpertSamples, build_expert_buffer
+from sb3_lsiq.common.greedy_policy import GreedyQPolicy
 from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
 from sb3_lsiq.common.losses import CriticLossTerms, IQBatch, soft_bellman_target, squashed_gaussian_nll
 from sb3_lsiq.common.observation_map import ObservationMap
@@ -780,6 +781,14 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             greedy = candidates[best, th.arange(len(obs), device=self.device)]  # (n, A), in [-1, 1]
         actions = self.policy.unscale_action(greedy.cpu().numpy()).astype(np.float32)
         return actions.reshape(len(obs), *self.action_space.shape)
+
+    def greedy_policy(self, n_action_samples: int = 64, seed: int = 0) -> GreedyQPolicy:
+        """:meth:`predict_greedy` behind SB3's ``predict`` (one observation or a batch), e.g. for ``evaluate_policy``.
+
+        :param n_action_samples: uniform and actor-sampled candidate actions (each)
+        :param seed: seed of the private generator
+        """
+        return GreedyQPolicy(self, n_action_samples, seed)
 
     def _to_unit_box(self, actions: th.Tensor) -> th.Tensor:
         """Env-scale actions -> [-1, 1], as ``policy.scale_action``, shape (n, A)."""
