@@ -22,6 +22,7 @@ from sb3_lsiq.benchmarks.__main__ import parse_overrides
 from sb3_lsiq.benchmarks.callbacks import (
     RESUME_MODEL,
     RESUME_STATE,
+    ResumeCheckpointCallback,
     StochasticEvalCallback,
     read_resume_state,
 )
@@ -38,6 +39,7 @@ from sb3_lsiq.benchmarks.runner import (
 )
 from sb3_lsiq.benchmarks.suites import quality_suite
 
+SMALL_NETS = "dict(net_arch=[32, 32])"
 TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",
         "--tag", "tiny", "--set", "learning_starts=200"]  # fmt: skip
 
@@ -106,36 +108,79 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the training process through /proc")
-def test_stopping_a_suite_stops_its_training_process_and_starts_no_other(tmp_path: Path) -> None:
+def test_stopping_a_suite_saves_a_resume_point_exports_and_starts_no_other_run(tmp_path: Path) -> None:
     root = tmp_path / "bench"
     # Two long runs one after the other, the way `suite --jobs 1` runs them (worker threads, signal in the main thread)
     script = f"""
 from pathlib import Path
 from sb3_lsiq.benchmarks.__main__ import run_specs
-from sb3_lsiq.benchmarks.runner import RunSpec, stop_training_on_signals
+from sb3_lsiq.benchmarks.runner import RunSpec, stop_signal, stop_training_on_signals
 stop_training_on_signals()
-specs = [RunSpec("lsiq", "Pendulum-v1", n_demos=2, seed=seed, steps=1_000_000, eval_freq=500, resume_freq=500,
-                 eval_episodes=2, tag="tiny", overrides={{"learning_starts": 200}}) for seed in (0, 1)]
+specs = [RunSpec("lsiq", "Pendulum-v1", n_demos=2, seed=seed, steps=1_000_000, eval_freq=200, resume_freq=100_000,
+                 eval_episodes=1, tag="tiny", overrides={{"learning_starts": 100, "policy_kwargs": {SMALL_NETS!r}}})
+         for seed in (0, 1)]
 run_specs(specs, Path({str(root)!r}), jobs=1)
+raise SystemExit(128 + stop_signal())
 """
     suite = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)  # fmt: skip
+    run_dir = root / "runs" / "lsiq-tiny" / "Pendulum-v1" / "demos2_seed0"
     try:
         deadline = time.monotonic() + 120
-        run_folders = str(root / "runs")  # in the training process's command line, not in the suite's
-        while not _processes_mentioning(run_folders) and time.monotonic() < deadline:
+        # the training process is past its first evaluation (200 steps): it has trained
+        while not list((run_dir / "zoo").glob("*/*/evaluations.npz")) and time.monotonic() < deadline:
             time.sleep(0.5)
-        training = _processes_mentioning(run_folders)
-        assert training, "the training process did not start"
-        time.sleep(3)  # let it get into training
+        run_folders = str(root / "runs")  # in the training process's command line, not in the suite's
+        assert _processes_mentioning(run_folders), "the training process did not start"
         suite.send_signal(signal.SIGTERM)
-        output, _ = suite.communicate(timeout=60)
+        output, _ = suite.communicate(timeout=120)
     finally:
         suite.kill()
     assert suite.returncode == 128 + signal.SIGTERM, output
     assert not _processes_mentioning(run_folders), f"training process left running after the suite stopped:\n{output}"
-    assert "rl-zoo3 exited with -15" in output and "stopped by a signal before this run started" in output
+    # The stopped run saved a resume point at an evaluation step (no resume point was due before 100k) ...
+    steps, finished = read_resume_state(run_dir / "resume")
+    assert steps > 0 and steps % 200 == 0 and not finished, output
+    assert f"Stopped at {steps} steps" in (run_dir / "train.log").read_text()
+    # ... its curve was exported up to there, and the next run of the suite never started
+    csv_path = root / "results" / "lsiq-tiny__Pendulum-v1__demos2__seed0.csv"
+    assert np.loadtxt(csv_path, delimiter=",", skiprows=1, ndmin=2)[-1, 0] == steps
+    assert "1 run(s) not started: lsiq-tiny__Pendulum-v1__demos2__seed1" in output
     assert not (root / "runs" / "lsiq-tiny" / "Pendulum-v1" / "demos2_seed1").exists()
+    # The run continues from that resume point
+    same_run = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "200", "--resume-freq", "100000", "--eval-episodes",
+                "1", "--tag", "tiny", "--set", "learning_starts=100", f"policy_kwargs={SMALL_NETS}"]  # fmt: skip
+    resumed = benchmarks("run", "--algo", "lsiq", *same_run, "--steps", str(steps + 200), "--root", str(root), cwd=tmp_path)
+    assert resumed.returncode == 0 and f"resuming at {steps}" in resumed.stdout, resumed.stdout + resumed.stderr
+    assert read_resume_state(run_dir / "resume") == (steps + 200, True)
+
+
+def test_a_stop_signal_ends_training_at_the_next_evaluation_step_with_a_resume_point(tmp_path: Path, pendulum_demos) -> None:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from sb3_lsiq import LSIQ
+
+    class SignalAt(BaseCallback):
+        """Sends this process SIGTERM once, at the given step (as the runner forwards a stop to rl-zoo3)."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps == self.step:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return True
+
+    handler_before = signal.getsignal(signal.SIGTERM)
+    resume = ResumeCheckpointCallback(save_freq=10_000, save_path=str(tmp_path / "resume"), stop_freq=100)
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, learning_starts=64, batch_size=32,
+                 buffer_size=5_000, policy_kwargs=dict(net_arch=[32, 32]), seed=0)  # fmt: skip
+    model.learn(5_000, callback=[resume, SignalAt(130)])
+    assert resume.stop_requested and model.num_timesteps == 200  # the next multiple of stop_freq after 130
+    assert read_resume_state(tmp_path / "resume") == (200, False)
+    assert LSIQ.load(tmp_path / "resume" / RESUME_MODEL).num_timesteps == 200
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the process's own handler is back
 
 
 def _write_evaluations(folder: Path, steps: list[int], value: float) -> None:

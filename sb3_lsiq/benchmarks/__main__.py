@@ -9,7 +9,15 @@ from pathlib import Path
 
 import yaml
 
-from sb3_lsiq.benchmarks.runner import DEFAULT_ROOT, RunSpec, committed_finished, export, run, stop_training_on_signals
+from sb3_lsiq.benchmarks.runner import (
+    DEFAULT_ROOT,
+    RunSpec,
+    committed_finished,
+    export,
+    run,
+    stop_signal,
+    stop_training_on_signals,
+)
 from sb3_lsiq.benchmarks.suites import SUITES
 
 
@@ -27,9 +35,12 @@ def parse_overrides(pairs: list[str]) -> dict:
 def run_specs(specs: list[RunSpec], root: Path, jobs: int) -> None:
     """Run the specs, ``jobs`` side by side (each is one rl-zoo3 process with one torch thread); failures are
     reported at the end and do not stop the others."""
-    failures = []
+    failures, not_started = [], []
 
     def one(spec: RunSpec) -> None:
+        if stop_signal() is not None:
+            not_started.append(spec.name)
+            return
         try:
             run(spec, root)
         except RuntimeError as error:
@@ -38,6 +49,8 @@ def run_specs(specs: list[RunSpec], root: Path, jobs: int) -> None:
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(one, specs))
+    if not_started:
+        print(f"Stopped: {len(not_started)} run(s) not started: {', '.join(not_started)}", flush=True)
     if failures:
         raise SystemExit(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
 
@@ -157,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
         from sb3_lsiq.benchmarks.throughput import main as throughput_main
 
         throughput_main(args.env, args.steps, args.repeats, args.output)
+    if (signum := stop_signal()) is not None:
+        raise SystemExit(128 + signum)  # the shell's code for "ended by this signal", after the curves are exported
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -29,30 +32,60 @@ class ResumeCheckpointCallback(BaseCallback):
     over. With ``resume_timesteps`` set, :meth:`_on_training_start` puts the count back (run the continuation with
     ``-n <total steps>``, not the remainder), and evaluation logs keep absolute step numbers.
 
+    Why a graceful stop: SIGTERM or SIGINT (the runner forwards both) ends training at the next multiple of
+    ``stop_freq`` steps with a resume point there, so an interrupted run loses nothing; ``stop_freq`` is the
+    evaluation frequency, so the resumed run's evaluations stay on the same step grid. A second signal stops at once.
+
     :param save_freq: steps between resume points (a multiple of the evaluation frequency keeps evaluations aligned)
     :param save_path: folder of the resume point
     :param resume_timesteps: the step count of the resume point this process continues from (0: a new run)
+    :param stop_freq: after a stop signal, training ends at the next multiple of this many steps (default:
+        ``save_freq``)
     :param verbose: 1 prints a line per resume point
     """
 
-    def __init__(self, save_freq: int, save_path: str, resume_timesteps: int = 0, verbose: int = 0) -> None:
+    def __init__(
+        self, save_freq: int, save_path: str, resume_timesteps: int = 0, stop_freq: int | None = None, verbose: int = 0
+    ) -> None:
         super().__init__(verbose)
         self.save_freq = save_freq
         self.save_path = Path(save_path)
         self.resume_timesteps = resume_timesteps
+        self.stop_freq = stop_freq or save_freq
+        self.stop_requested = False
+        self._previous_handlers: dict[int, Any] = {}
 
     def _on_training_start(self) -> None:
         if self.resume_timesteps > 0:
             self.model.num_timesteps = self.resume_timesteps
             self.model._num_timesteps_at_start = self.resume_timesteps
         self.save_path.mkdir(parents=True, exist_ok=True)
+        if threading.current_thread() is threading.main_thread():  # Python sets signal handlers there only
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous_handlers[signum] = signal.signal(signum, self._request_stop)
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:  # the second signal: stop now, the last resume point stays as it is
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        print(f"Stop requested (signal {signum}): training ends at the next multiple of {self.stop_freq} steps with a"
+              " resume point there; signal again to stop at once", flush=True)  # fmt: skip
 
     def _on_step(self) -> bool:
-        if self.n_calls % calls_between(self.save_freq, self.training_env) == 0:
+        saved = self.n_calls % calls_between(self.save_freq, self.training_env) == 0
+        if saved:
             self.save()
+        if self.stop_requested and self.n_calls % calls_between(self.stop_freq, self.training_env) == 0:
+            if not saved:
+                self.save()
+            print(f"Stopped at {self.model.num_timesteps} steps; resume point: {self.save_path}", flush=True)
+            return False
         return True
 
     def _on_training_end(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers.clear()
         # A completed run ends with a resume point marked finished (it can still be extended to more steps)
         if self.model.num_timesteps >= self.model._total_timesteps:
             self.save(finished=True)

@@ -129,7 +129,8 @@ def run_conf(spec: RunSpec, run_dir: Path, resume_timesteps: int) -> dict[str, A
         entry["buffer_size"] = min(int(entry.get("buffer_size", 1_000_000)), spec.steps)
     entry["callback"] = [
         {"sb3_lsiq.benchmarks.callbacks.ResumeCheckpointCallback": {
-            "save_freq": spec.resume_freq, "save_path": str(run_dir / "resume"), "resume_timesteps": resume_timesteps}},
+            "save_freq": spec.resume_freq, "save_path": str(run_dir / "resume"), "resume_timesteps": resume_timesteps,
+            "stop_freq": spec.eval_freq}},
         {"sb3_lsiq.benchmarks.callbacks.StochasticEvalCallback": {
             "env_id": spec.env_id, "eval_freq": spec.eval_freq, "n_eval_episodes": spec.eval_episodes,
             "log_path": str(run_dir / "evaluations_stochastic.npz"), "seed": 10_000 + spec.seed}},
@@ -187,7 +188,7 @@ def run(spec: RunSpec, root: Path = DEFAULT_ROOT, quiet: bool = False) -> Path:
         from sb3_lsiq.benchmarks.bc import run_bc
 
         return run_bc(spec, root)
-    _raise_if_stopping()  # a suite being stopped starts no further run
+    raise_if_stopping()  # a stopped suite starts no further run
     run_dir = spec.run_dir(root)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_timesteps, finished = read_resume_state(run_dir / "resume")
@@ -213,17 +214,18 @@ def run(spec: RunSpec, root: Path = DEFAULT_ROOT, quiet: bool = False) -> Path:
 # The rl-zoo3 processes this process started and that still run (several with --jobs 2, one per worker thread)
 _TRAINING_PROCESSES: set[subprocess.Popen] = set()
 _TRAINING_PROCESSES_LOCK = threading.RLock()  # re-entrant: the handler may interrupt the main thread holding it
-# Set by the signal handler: a worker thread must not start the next run of a suite once the suite is being stopped
-_STOPPING = threading.Event()
-STOP_GRACE_SECONDS = 20.0
+# Set by the signal handler: no run starts once the runner is being stopped; holds the signal's number
+_STOP_SIGNAL: list[int] = []
+# How long a stopped rl-zoo3 process may take to reach its next evaluation step and save a resume point there
+# (10k steps at ~40 steps/s, plus the evaluation) before it is killed
+STOP_GRACE_SECONDS = 600.0
 
 
 def train_process(command: list[str], log: Any) -> int:
-    """Run one rl-zoo3 process to its end and return its exit code. If this process is interrupted (Ctrl-C, or
-    SIGTERM through ``stop_training_on_signals``), the child is stopped too: left alone it would keep a core busy
-    for hours with nobody to export its curve."""
+    """Run one rl-zoo3 process to its end and return its exit code. If this process is interrupted, the child is
+    stopped too: left alone it would keep a core busy for hours with nobody to export its curve."""
     with _TRAINING_PROCESSES_LOCK:  # the handler's snapshot and a start cannot interleave
-        _raise_if_stopping()
+        raise_if_stopping()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         _TRAINING_PROCESSES.add(process)
     try:
@@ -231,36 +233,50 @@ def train_process(command: list[str], log: Any) -> int:
     finally:
         with _TRAINING_PROCESSES_LOCK:
             _TRAINING_PROCESSES.discard(process)
-        _stop(process)
+        if process.poll() is None:  # an exception (e.g. Ctrl-C without stop_training_on_signals) ends the wait
+            process.terminate()
+            _wait_or_kill(process, STOP_GRACE_SECONDS)
 
 
-def _raise_if_stopping() -> None:
-    if _STOPPING.is_set():
+def stop_signal() -> int | None:
+    """The signal that is stopping the runner, if one is."""
+    return _STOP_SIGNAL[0] if _STOP_SIGNAL else None
+
+
+def raise_if_stopping() -> None:
+    if _STOP_SIGNAL:
         raise RuntimeError("stopped by a signal before this run started")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()  # the run continues from its last resume point when started again
+def _wait_or_kill(process: subprocess.Popen, seconds: float) -> None:
     try:
-        process.wait(timeout=STOP_GRACE_SECONDS)
+        process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
 
 
 def stop_training_on_signals() -> None:
-    """Make SIGTERM and SIGINT stop the running rl-zoo3 processes before this one exits. Signals reach the main
-    thread only, while the runs wait in worker threads, so the handler stops the children itself."""
+    """Make SIGTERM and SIGINT stop the runner gracefully: each running rl-zoo3 process is asked to stop (it
+    trains on to its next evaluation step, saves a resume point there and exits, see ``ResumeCheckpointCallback``),
+    its curve is exported, and no further run starts. A second signal stops the processes at once; one that has
+    not stopped after ``STOP_GRACE_SECONDS`` is killed. The handler does not block: signals reach the main thread
+    only, while a suite's runs wait in worker threads."""
 
     def handler(signum: int, frame: Any) -> None:
         with _TRAINING_PROCESSES_LOCK:
-            _STOPPING.set()
+            first = not _STOP_SIGNAL
+            if first:
+                _STOP_SIGNAL.append(signum)
             processes = list(_TRAINING_PROCESSES)
         for process in processes:
-            _stop(process)
-        raise SystemExit(128 + signum)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        if first:
+            print(f"Stopping: {len(processes)} training process(es) save a resume point at their next evaluation step"
+                  f" (at most {STOP_GRACE_SECONDS:.0f} s); signal again to stop them at once", flush=True)  # fmt: skip
+            for process in processes:
+                threading.Thread(target=_wait_or_kill, args=(process, STOP_GRACE_SECONDS), daemon=True).start()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, handler)
