@@ -226,7 +226,9 @@ def train_process(command: list[str], log: Any) -> int:
     stopped too: left alone it would keep a core busy for hours with nobody to export its curve."""
     with _TRAINING_PROCESSES_LOCK:  # the handler's snapshot and a start cannot interleave
         raise_if_stopping()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        # Its own session: Ctrl-C in a terminal signals the whole foreground group, and a child that got the
+        # terminal's SIGINT and then the forwarded SIGTERM would take the second as "stop at once"
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _TRAINING_PROCESSES.add(process)
     try:
         return process.wait()
