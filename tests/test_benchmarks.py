@@ -425,3 +425,13 @@ def test_reference_levels_show_falls_and_the_demonstrations_level() -> None:
     assert walker["terminated early"] > 0 and hopper["terminated early"] == 0
     assert walker["expert (all episodes)"] == f"{returns.mean():.0f} ± {returns.std():.0f}"
     assert walker["first 5 demos"] == f"{returns[:5].mean():.0f}" and float(walker["first 5 demos"]) > returns.mean()
+
+
+def test_a_tag_with_a_dot_keeps_its_whole_name_in_the_results(tmp_path: Path) -> None:
+    # with_suffix cut "lsiq-ent0.01__..." at its dot, so such a run was exported and read back as "lsiq-ent0"
+    spec = RunSpec("lsiq", "HalfCheetah-v5", n_demos=5, seed=0, steps=300_000, tag="ent0.01", overrides={"ent_coef": 0.01})
+    csv_path, json_path = spec.result_paths(tmp_path)
+    assert csv_path.name == "lsiq-ent0.01__HalfCheetah-v5__demos5__seed0.csv" and json_path.name.endswith("seed0.json")
+    _synthetic_result(tmp_path, spec, [1000.0] * 30, [1000] * 30, 10.0)
+    [result] = read_results(tmp_path)
+    assert result.name == spec.name and result.label == "lsiq-ent0.01"

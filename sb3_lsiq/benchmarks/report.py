@@ -47,11 +47,12 @@ def read_results(root: Path) -> list[RunResult]:
     for json_path in sorted((root / "results").glob("*__*.json")):
         provenance = json.loads(json_path.read_text())
         spec = provenance["spec"]
-        curve = np.loadtxt(json_path.with_suffix(".csv"), delimiter=",", skiprows=1, ndmin=2)
+        name = json_path.name.removesuffix(".json")  # not .stem's with_suffix logic: tags may hold dots
+        curve = np.loadtxt(json_path.parent / f"{name}.csv", delimiter=",", skiprows=1, ndmin=2)
         label = f"{spec['algo']}-{spec['tag']}" if spec.get("tag") else spec["algo"]
         curve = curve.reshape(-1, len(CURVE_COLUMNS))  # (n_evaluations, n_columns), also for a single row
         results.append(
-            RunResult(json_path.stem, label, spec["env_id"], spec["n_demos"], spec["seed"], spec["steps"],
+            RunResult(name, label, spec["env_id"], spec["n_demos"], spec["seed"], spec["steps"],
                       provenance["completed_timesteps"], curve, provenance)
         )  # fmt: skip
     return results

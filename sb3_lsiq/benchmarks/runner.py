@@ -110,8 +110,9 @@ class RunSpec:
         return root / "runs" / self.label / self.env_id / f"demos{self.n_demos}_seed{self.seed}"
 
     def result_paths(self, root: Path) -> tuple[Path, Path]:
-        base = root / "results" / self.name
-        return base.with_suffix(".csv"), base.with_suffix(".json")
+        # appended, not with_suffix: a tag such as "ent0.01" has a dot that with_suffix would cut at
+        results = root / "results"
+        return results / f"{self.name}.csv", results / f"{self.name}.json"
 
 
 # The package's PPO-based baselines: no replay buffer
@@ -377,7 +378,7 @@ def export(spec: RunSpec, root: Path = DEFAULT_ROOT) -> Path:
     run_curve = curve(run_dir)
     np.savetxt(csv_path, run_curve, delimiter=",", header=",".join(CURVE_COLUMNS), comments="", fmt="%.6g")
     train_log_rows = train_log(run_dir)
-    np.savetxt(csv_path.with_suffix(".train.csv"), train_log_rows, delimiter=",", header=",".join(TRAIN_LOG_COLUMNS),
+    np.savetxt(csv_path.parent / f"{spec.name}.train.csv", train_log_rows, delimiter=",", header=",".join(TRAIN_LOG_COLUMNS),
                comments="", fmt="%.6g")  # fmt: skip
     segments_file = run_dir / "segments.json"
     segments = json.loads(segments_file.read_text()) if segments_file.exists() else []
