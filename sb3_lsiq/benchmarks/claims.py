@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from sb3_lsiq.benchmarks.report import RunResult, markdown, relative_path
-from sb3_lsiq.benchmarks.runner import TRAIN_LOG_COLUMNS
+from sb3_lsiq.benchmarks.runner import TRAIN_LOG_COLUMNS, result_file
 from sb3_lsiq.common.losses import q_bounds
 
 BOUNDED_ENV = "Hopper-v5"
@@ -28,7 +28,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 
 def _train_log(result: RunResult, root: Path) -> np.ndarray:
-    path = root / "results" / f"{result.name}.train.csv"
+    path = result_file(root, result.name, "train.csv")
     return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2).reshape(-1, len(TRAIN_LOG_COLUMNS))
 
 

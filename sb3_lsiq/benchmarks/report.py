@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from sb3_lsiq.benchmarks.callbacks import read_resume_state
-from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, RunSpec, results_finished
+from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, RunSpec, result_file, results_finished
 from sb3_lsiq.benchmarks.suites import QUALITY_ENVS
 from sb3_lsiq.data import packaged_dataset_path
 
@@ -47,8 +47,8 @@ def read_results(root: Path) -> list[RunResult]:
     for json_path in sorted((root / "results").glob("*__*.json")):
         provenance = json.loads(json_path.read_text())
         spec = provenance["spec"]
-        name = json_path.name.removesuffix(".json")  # not .stem's with_suffix logic: tags may hold dots
-        curve = np.loadtxt(json_path.parent / f"{name}.csv", delimiter=",", skiprows=1, ndmin=2)
+        name = json_path.name.removesuffix(".json")  # not .stem: a tag may hold a dot
+        curve = np.loadtxt(result_file(root, name, "csv"), delimiter=",", skiprows=1, ndmin=2)
         label = f"{spec['algo']}-{spec['tag']}" if spec.get("tag") else spec["algo"]
         curve = curve.reshape(-1, len(CURVE_COLUMNS))  # (n_evaluations, n_columns), also for a single row
         results.append(

@@ -110,9 +110,13 @@ class RunSpec:
         return root / "runs" / self.label / self.env_id / f"demos{self.n_demos}_seed{self.seed}"
 
     def result_paths(self, root: Path) -> tuple[Path, Path]:
-        # appended, not with_suffix: a tag such as "ent0.01" has a dot that with_suffix would cut at
-        results = root / "results"
-        return results / f"{self.name}.csv", results / f"{self.name}.json"
+        return result_file(root, self.name, "csv"), result_file(root, self.name, "json")
+
+
+def result_file(root: Path, name: str, kind: str) -> Path:
+    """A run's committed result file: ``kind`` is ``csv`` (curve), ``json`` (provenance) or ``train.csv``."""
+    # appended, never with_suffix: a tag such as "ent0.01" holds a dot that with_suffix would cut the name at
+    return root / "results" / f"{name}.{kind}"
 
 
 # The package's PPO-based baselines: no replay buffer
@@ -378,7 +382,7 @@ def export(spec: RunSpec, root: Path = DEFAULT_ROOT) -> Path:
     run_curve = curve(run_dir)
     np.savetxt(csv_path, run_curve, delimiter=",", header=",".join(CURVE_COLUMNS), comments="", fmt="%.6g")
     train_log_rows = train_log(run_dir)
-    np.savetxt(csv_path.parent / f"{spec.name}.train.csv", train_log_rows, delimiter=",", header=",".join(TRAIN_LOG_COLUMNS),
+    np.savetxt(result_file(root, spec.name, "train.csv"), train_log_rows, delimiter=",", header=",".join(TRAIN_LOG_COLUMNS),
                comments="", fmt="%.6g")  # fmt: skip
     segments_file = run_dir / "segments.json"
     segments = json.loads(segments_file.read_text()) if segments_file.exists() else []
