@@ -285,7 +285,11 @@ best one. *R/R_E*: return over the expert's; *normalised*: (R - R_random) / (R_e
 mean return over its 25 recorded episodes and a random policy's over 100 (DATASETS.md). Mean ± std over seeds; an
 unfinished seed is marked and counted at its last evaluation. `bc` (imitation's BC) takes no environment step:
 its steps, and its x axis in the plots, are gradient steps (batches of 256), evaluated every 2k; `gail` is GAIL on
-a PPO generator (rl-zoo3's PPO settings) at the same 300k-step budget as LSIQ and IQ-Learn."""
+a PPO generator (rl-zoo3's PPO settings) at the same 300k-step budget as LSIQ and IQ-Learn. `lsiq` and `iqlearn` are
+the packaged settings (`hyperparams/`); `<algo>-<tag>` changes what its command's `--set` says. On HalfCheetah and
+Ant the packaged LSIQ policy term is `q_old_policy` (Q at the replay actions), chosen from these rows: `lsiq-value`
+there is the reference launchers' `value`, packaged before; on Hopper and Walker2d `value` stays and `lsiq-qold`
+is the alternative."""
 
 REFERENCE_NOTE = """The reference levels (the shipped datasets' metadata). Where expert episodes ended early (a fall), the
 expert's mean over all episodes is below its full-length episodes', so the normalised scores of that task read high:
