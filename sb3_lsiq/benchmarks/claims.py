@@ -15,6 +15,10 @@ from sb3_lsiq.common.losses import q_bounds
 BOUNDED_ENV = "Hopper-v5"
 BOUNDED_LABELS = ("lsiq", "iqlearn", "iqlearn-noreg")
 SURVIVAL_ENV = "GoalReach-v0"
+# the scripted expert's mean episode length on SURVIVAL_ENV (its 10-14 steps to the goal); a policy whose final
+# deterministic episodes average at most SURVIVAL_PACE times this reaches the goal about as the expert does
+SURVIVAL_EXPERT_LENGTH = 12.8
+SURVIVAL_PACE = 1.5
 DEMOS_ENV = "Hopper-v5"
 
 
@@ -97,11 +101,13 @@ def survival_section(results: list[RunResult], root: Path, output: Path) -> str:
         final_length = [float(r.column("det_ep_len")[-1]) for r in group]
         final_return = [float(r.column("det_mean")[-1]) for r in group]
         late_length = [float(np.mean(r.column("det_ep_len")[-5:])) for r in group]
+        at_pace = sum(length <= SURVIVAL_PACE * SURVIVAL_EXPERT_LENGTH for length in final_length)
         rows.append({
             "algorithm": label, "seeds": ", ".join(str(r.seed) for r in group),
             "final episode length": f"{np.mean(final_length):.1f} ± {np.std(final_length):.1f}",
             "final return": f"{np.mean(final_return):.1f} ± {np.std(final_return):.1f}",
             "episode length, last 5 evaluations": f"{np.mean(late_length):.1f} ± {np.std(late_length):.1f}",
+            "seeds at the expert's pace": f"{at_pace} of {len(group)}",
         })  # fmt: skip
         for run in group:
             axes[0].plot(run.column("timesteps"), run.column("det_ep_len"), color=f"C{index}", alpha=0.7)
@@ -111,7 +117,7 @@ def survival_section(results: list[RunResult], root: Path, output: Path) -> str:
     axes[1].set_ylabel("return (-1 per step)")
     for axis in axes:
         axis.set_xlabel("environment steps")
-    axes[0].axhline(12.8, color="black", linestyle="--", linewidth=0.8, label="expert")
+    axes[0].axhline(SURVIVAL_EXPERT_LENGTH, color="black", linestyle="--", linewidth=0.8, label="expert")
     axes[0].legend(fontsize=8)
     figure.tight_layout()
     path = root / "plots" / "claim_survival.png"
@@ -124,7 +130,11 @@ def survival_section(results: list[RunResult], root: Path, output: Path) -> str:
         "200). An imitator that values a terminal state at 0 while its implicit reward is positive prefers to "
         "stay out of the goal. `lsiq`: absorbing-state treatment on (the package's default); `lsiq-noabsorbing`: "
         "off (as in the reference launchers); `iqlearn`: none. 10 demonstrations, 3 seeds, evaluations every 2k "
-        "steps.\n\n" + markdown(rows) + f"\n\n![survival]({relative_path(path, output)})"
+        f"steps. *At the expert's pace*: the final deterministic episodes average at most {SURVIVAL_PACE}x the "
+        f"expert's {SURVIVAL_EXPERT_LENGTH} steps. The claim shows where `iqlearn` falls short of that and `lsiq` "
+        "does not; where every algorithm reaches it, this task does not separate them.\n\n"
+        + markdown(rows)
+        + f"\n\n![survival]({relative_path(path, output)})"
     )
 
 
