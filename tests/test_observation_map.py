@@ -5,9 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch as th
+import yaml
 
 from sb3_lsiq import LSIQ, SQIL, IQLearn, ObservationMap
-from sb3_lsiq.common.observation_map import ObservationSubsetExtractor
+from sb3_lsiq.common.observation_map import ObservationSubsetExtractor, as_observation_map
 
 ALGOS = [LSIQ, IQLearn, SQIL]
 
@@ -119,8 +120,8 @@ def test_relayout_permutes_back_and_keeps_the_full_critic(pendulum_demos, small_
 def test_map_that_does_not_fit_the_env_names_the_problem(pendulum_demos, small_kwargs):
     with pytest.raises(ValueError, match="agent_dim=4 but the env's observations have 3 entries"):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_observation_map=ObservationMap([0], 4))
-    with pytest.raises(ValueError, match=r"must be an sb3_lsiq\.ObservationMap"):
-        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_observation_map={"agent_indices": [0]})
+    with pytest.raises(ValueError, match=r"must be an sb3_lsiq\.ObservationMap or a mapping of its fields"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_observation_map=[0, 1])
     with pytest.raises(ValueError, match="needs share_features_extractor=False"):
         LSIQ(
             "MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_observation_map=ObservationMap([0, 1], 3),
@@ -132,3 +133,41 @@ def test_subset_demos_without_a_map_say_how_to_fix_it(pendulum_demos, small_kwar
     model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_without_velocity(pendulum_demos), **small_kwargs)
     with pytest.raises(ValueError, match="expert_observation_map"):
         model.learn(100)
+
+
+def test_a_mapping_of_the_fields_as_a_yaml_file_holds_them_builds_the_map():
+    entry = yaml.safe_load("expert_observation_map: {agent_indices: [2, 0], agent_dim: 4, fill: -1.0}")
+    obs_map = as_observation_map(entry["expert_observation_map"])
+    assert obs_map == ObservationMap([2, 0], agent_dim=4, fill=-1.0)
+    np.testing.assert_array_equal(obs_map.lift(np.array([[1.0, 2.0]])), [[2.0, -1.0, 1.0, -1.0]])
+    by_name = as_observation_map({"expert_names": ["qvel"], "agent_names": ["qpos", "qvel"]})
+    assert by_name.shared_indices == [1] and by_name.agent_dim == 2
+    assert as_observation_map(None) is None and as_observation_map(obs_map) is obs_map
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"agent_indices": [0]}, r"missing keys \['agent_dim'\]"),
+        ({"agent_indices": [0], "agent_dim": 3, "fil": 0.0}, r"unknown keys \['fil'\]"),
+        ({"expert_names": ["x"]}, r"missing keys \['agent_names'\]; give expert_names, agent_names"),
+        ({"agent_indices": [0, 5], "agent_dim": 3}, r"\[5\] are outside \[0, 3\)"),
+    ],
+)
+def test_a_bad_mapping_names_the_bad_key(mapping, message):
+    with pytest.raises(ValueError, match=message):
+        as_observation_map(mapping)
+
+
+def test_the_mapping_form_trains_like_the_map_and_survives_save_load(pendulum_demos, small_kwargs, tmp_path):
+    demos = pendulum_without_velocity(pendulum_demos)
+    model = LSIQ(
+        "MlpPolicy", "Pendulum-v1", demonstrations=demos, expert_observation_map={"agent_indices": [0, 1], "agent_dim": 3},
+        seed=0, **small_kwargs,
+    )  # fmt: skip
+    model.learn(200)
+    assert model.expert_observation_map == ObservationMap([0, 1], agent_dim=3)
+    assert model.critic.features_extractor.features_dim == 2
+    model.save(tmp_path / "model.zip")
+    loaded = LSIQ.load(tmp_path / "model.zip", demonstrations=demos)
+    assert loaded.expert_observation_map == model.expert_observation_map

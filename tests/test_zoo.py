@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,26 @@ def test_stock_train_offline(tmp_path):
 
     model = LSIQ.load(run_dir / "Pendulum-v1.zip")
     assert model.offline_objective == "iq" and model._n_updates == 200
+
+
+def test_stock_train_with_an_observation_subset_from_the_yaml_file(tmp_path):
+    # Demonstrations that observe (cos, sin) only; the YAML entry maps them into the agent's 3 entries
+    from sb3_lsiq import LSIQ
+    from sb3_lsiq.data import pendulum_demonstrations
+
+    demos = pendulum_demonstrations(n_episodes=2)
+    subset = replace(demos, observations=demos.observations[:, :2], next_observations=demos.next_observations[:, :2])
+    subset.save(tmp_path / "no_velocity.npz")
+    (tmp_path / "conf.yml").write_text(
+        "Pendulum-v1:\n  n_timesteps: 300\n  policy: 'MlpPolicy'\n  demonstrations: 'no_velocity.npz'\n"
+        "  learning_starts: 100\n  expert_observation_map: {agent_indices: [0, 1], agent_dim: 3, fill: 0.0}\n"
+        "  policy_kwargs: 'dict(net_arch=[32, 32])'\n"
+    )
+    run([BIN / "rl_zoo3", "train", "--algo", "lsiq", "--env", "Pendulum-v1", "-f", "logs", "--num-threads", "1",
+         "--conf-file", "conf.yml"], tmp_path)  # fmt: skip
+    model = LSIQ.load(tmp_path / "logs" / "lsiq" / "Pendulum-v1_1" / "Pendulum-v1.zip")
+    assert model.num_timesteps == 300 and model.expert_observation_map.shared_indices == [0, 1]
+    assert model.critic.features_extractor.features_dim == 2  # the critic sees the observed entries only
 
 
 def test_start_up_hook_is_free_and_never_breaks_rl_zoo3(tmp_path):

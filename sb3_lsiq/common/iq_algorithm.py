@@ -4,7 +4,7 @@ mixes an expert batch into every gradient step and learns a soft-Q critic whose 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
@@ -29,7 +29,7 @@ from sb3_lsiq.common.expert_buffer import ExpertBuffer, ExpertSamples, build_exp
 from sb3_lsiq.common.greedy_policy import GreedyQPolicy
 from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
 from sb3_lsiq.common.losses import CriticLossTerms, IQBatch, soft_bellman_target, squashed_gaussian_nll
-from sb3_lsiq.common.observation_map import ObservationMap
+from sb3_lsiq.common.observation_map import ObservationMap, as_observation_map
 from sb3_lsiq.common.policies import IQActor, IQPolicy
 from sb3_lsiq.common.train_stats import TrainStats
 
@@ -145,7 +145,7 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         n_demo_episodes: int | None = None,
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
-        expert_observation_map: ObservationMap | None = None,
+        expert_observation_map: ObservationMap | Mapping[str, Any] | None = None,
         offline_objective: str | None = None,
         offline_policy_term: str = "v0",
         offline_value: str = "policy",
@@ -204,7 +204,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         self.n_demo_episodes = n_demo_episodes
         self.expert_actions = expert_actions
         self.idm_kwargs = idm_kwargs
-        self.expert_observation_map = expert_observation_map
+        # a mapping of the map's fields is accepted too: a YAML hyperparameter file can hold nothing else
+        self.expert_observation_map = as_observation_map(expert_observation_map)
         self.offline_objective = offline_objective
         self.offline_policy_term = offline_policy_term
         self.offline_value = offline_value
@@ -291,11 +292,6 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         obs_map = self.expert_observation_map
         if obs_map is None:
             return
-        if not isinstance(obs_map, ObservationMap):
-            raise ValueError(
-                f"expert_observation_map must be an sb3_lsiq.ObservationMap, got {type(obs_map).__name__}; "
-                "build one with ObservationMap(agent_indices, agent_dim, fill) or ObservationMap.from_names(...)."
-            )
         obs_map.check_agent_space(self.observation_space)
         if not obs_map.is_relayout:
             # a copy: the caller's dict stays untouched

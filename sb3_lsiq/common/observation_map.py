@@ -18,8 +18,9 @@ typical value) so those actions stay sensible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -132,6 +133,45 @@ class ObservationMap:
                 f"expert_observation_map has agent_dim={self.agent_dim} but the env's observations have "
                 f"{observation_space.shape[0]} entries."
             )
+
+
+MAP_FIELDS = ("agent_indices", "agent_dim", "fill")
+NAMED_MAP_FIELDS = ("expert_names", "agent_names", "fill")
+
+
+def as_observation_map(value: ObservationMap | Mapping[str, Any] | None) -> ObservationMap | None:
+    """An :class:`ObservationMap` from itself or from its fields as a mapping, the form a YAML hyperparameter file can
+    hold (rl-zoo3 passes mappings to the constructor as they are)::
+
+        expert_observation_map: {agent_indices: [0, 1, 2], agent_dim: 5, fill: 0.0}
+        expert_observation_map: {expert_names: [x, y], agent_names: [x, y, goal], fill: 0.0}
+    """
+    if value is None or isinstance(value, ObservationMap):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"expert_observation_map must be an sb3_lsiq.ObservationMap or a mapping of its fields, got "
+            f"{type(value).__name__}; build one with ObservationMap(agent_indices, agent_dim, fill), "
+            "ObservationMap.from_names(...), or pass {agent_indices: [...], agent_dim: N}."
+        )
+    named = "expert_names" in value or "agent_names" in value
+    fields = NAMED_MAP_FIELDS if named else MAP_FIELDS
+    required = fields[:2]
+    unknown = sorted(set(value) - set(fields))
+    missing = [key for key in required if key not in value]
+    if unknown or missing:
+        raise ValueError(
+            f"expert_observation_map {dict(value)!r}: "
+            + (f"unknown keys {unknown}; " if unknown else "")
+            + (f"missing keys {missing}; " if missing else "")
+            + f"give {', '.join(required)} (and optionally fill)"
+            + ("" if named else ", or expert_names and agent_names to map by name")
+            + "."
+        )
+    fill = value.get("fill", 0.0)
+    if named:
+        return ObservationMap.from_names(list(value["expert_names"]), list(value["agent_names"]), fill)
+    return ObservationMap(list(value["agent_indices"]), int(value["agent_dim"]), fill)
 
 
 class ObservationSubsetExtractor(BaseFeaturesExtractor):

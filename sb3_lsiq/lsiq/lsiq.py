@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 import torch as th
@@ -120,7 +121,8 @@ class LSIQ(ImplicitQAlgorithm):
     :param expert_observation_map: an :class:`~sb3_lsiq.ObservationMap` when the demonstrations observe a subset
         or another layout of the agent's observation: expert rows are lifted into the agent's layout (unobserved
         entries get the map's fill), and the critic (and inverse dynamics model) sees only the shared entries, so
-        the fill cannot tell expert rows apart; None: the layouts are identical
+        the fill cannot tell expert rows apart; or its fields as a mapping, as a YAML file holds them
+        (``{agent_indices: [...], agent_dim: N, fill: 0.0}``); None: the layouts are identical
     :param offline_objective: None (default): ``learn`` trains online; ``"iq"`` or ``"bc"``: ``learn(n)`` runs
         ``learn_offline(n, objective=...)`` instead (n updates, no environment step), which is how rl-zoo3 trains offline
     :param offline_policy_term: the ``policy_term`` of offline training (``"v0"`` or ``"value_expert"``)
@@ -182,7 +184,7 @@ class LSIQ(ImplicitQAlgorithm):
         n_demo_episodes: int | None = None,
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
-        expert_observation_map: ObservationMap | None = None,
+        expert_observation_map: ObservationMap | Mapping[str, Any] | None = None,
         offline_objective: str | None = None,
         offline_policy_term: str = "v0",
         offline_value: str = "policy",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 import torch as th
@@ -81,7 +82,8 @@ class SQIL(ImplicitQAlgorithm):
     :param expert_observation_map: an :class:`~sb3_lsiq.ObservationMap` when the demonstrations observe a subset
         or another layout of the agent's observation: expert rows are lifted into the agent's layout (unobserved
         entries get the map's fill), and the critic (and inverse dynamics model) sees only the shared entries, so
-        the fill cannot tell expert rows apart; None: the layouts are identical
+        the fill cannot tell expert rows apart; or its fields as a mapping, as a YAML file holds them
+        (``{agent_indices: [...], agent_dim: N, fill: 0.0}``); None: the layouts are identical
     :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
@@ -128,7 +130,7 @@ class SQIL(ImplicitQAlgorithm):
         n_demo_episodes: int | None = None,
         expert_actions: str = "demonstrations",
         idm_kwargs: dict[str, Any] | None = None,
-        expert_observation_map: ObservationMap | None = None,
+        expert_observation_map: ObservationMap | Mapping[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
