@@ -30,8 +30,20 @@ def test_from_names_matches_positions():
     obs_map = ObservationMap.from_names(["qvel", "qpos"], ["qpos", "goal", "qvel"], fill=-1.0)
     assert obs_map.shared_indices == [2, 0] and obs_map.agent_dim == 3
     np.testing.assert_array_equal(obs_map.lift(np.array([[5.0, 6.0]])), [[6.0, -1.0, 5.0]])
-    with pytest.raises(ValueError, match=r"\['force'\] are not in the agent"):
+    with pytest.raises(ValueError, match=r"\['force'\] are not in the agent.*drop=\[\.\.\.\]"):
         ObservationMap.from_names(["force"], ["qpos"])
+
+
+def test_dropped_expert_columns_are_left_out_explicitly():
+    # the expert also observed a force (column 1) the agent's environment leaves out
+    obs_map = ObservationMap([1, None, 0], agent_dim=2)
+    np.testing.assert_array_equal(obs_map.lift(np.array([[5.0, 99.0, 6.0]])), [[6.0, 5.0]])
+    assert obs_map.expert_dim == 3 and obs_map.shared_indices == [1, 0] and obs_map.is_relayout
+    by_name = ObservationMap.from_names(["qvel", "force", "qpos"], ["qpos", "qvel"], drop=["force"])
+    assert by_name == obs_map
+    partial = ObservationMap([None, 2], agent_dim=3, fill=-1.0)  # a dropped column and unobserved agent entries
+    np.testing.assert_array_equal(partial.lift(np.array([[7.0, 8.0]])), [[-1.0, -1.0, 8.0]])
+    assert not partial.is_relayout and partial.shared_indices == [2]
 
 
 @pytest.mark.parametrize(
@@ -39,7 +51,8 @@ def test_from_names_matches_positions():
     [
         (dict(agent_indices=[0, 3], agent_dim=3), r"\[3\] are outside \[0, 3\)"),
         (dict(agent_indices=[1, 1], agent_dim=3), "repeated entries"),
-        (dict(agent_indices=[], agent_dim=3), "non-empty list of integers"),
+        (dict(agent_indices=[], agent_dim=3), "with at least one integer"),
+        (dict(agent_indices=[None, None], agent_dim=3), "with at least one integer"),
         (dict(agent_indices=[0], agent_dim=3, fill=[0.0, 1.0]), r"fill must be a scalar or have shape \(3,\)"),
     ],
 )
@@ -171,3 +184,22 @@ def test_the_mapping_form_trains_like_the_map_and_survives_save_load(pendulum_de
     model.save(tmp_path / "model.zip")
     loaded = LSIQ.load(tmp_path / "model.zip", demonstrations=demos)
     assert loaded.expert_observation_map == model.expert_observation_map
+
+
+def test_an_expert_column_the_agent_lacks_is_dropped_in_training(pendulum_demos, small_kwargs):
+    # demos with a 4th column the Pendulum agent does not observe; the map drops it, the critic keeps its full view
+    extra = np.ones((pendulum_demos.n_transitions, 1), dtype=np.float32)
+    wider = replace(
+        pendulum_demos,
+        observations=np.hstack([pendulum_demos.observations, extra]),  # (N, 4)
+        next_observations=np.hstack([pendulum_demos.next_observations, extra]),  # (N, 4)
+    )
+    model = LSIQ(
+        "MlpPolicy", "Pendulum-v1", demonstrations=wider,
+        expert_observation_map={"agent_indices": [0, 1, 2, None], "agent_dim": 3}, seed=0, **small_kwargs,
+    )  # fmt: skip
+    model.learn(200)
+    th.testing.assert_close(model.expert_buffer.observations, th.as_tensor(pendulum_demos.observations))
+    assert model.critic.features_extractor.features_dim == 3
+    with pytest.raises(ValueError, match="have 4 entries but expert_observation_map maps 3"):
+        LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=wider, expert_observation_map=ObservationMap([0, 1, 2], 3)).learn(1)

@@ -36,21 +36,28 @@ class ObservationMap:
 
     :param agent_indices: for expert column j, the agent observation index it holds; distinct indices in
         ``[0, agent_dim)``, shape (expert_dim,). A permutation of ``range(agent_dim)`` is a pure re-layout.
+        ``None`` drops the column: the expert observed something the agent does not (e.g. contact forces the
+        agent's environment leaves out); the drop is explicit, so nothing is discarded by accident.
     :param agent_dim: size of the agent's flat observation
     :param fill: value of the agent entries the expert does not observe: a scalar, or one value per agent entry
         (shape (agent_dim,), only the unobserved entries are read)
     """
 
-    agent_indices: Sequence[int]
+    agent_indices: Sequence[int | None]
     agent_dim: int
     fill: float | Sequence[float] = 0.0
     _indices: np.ndarray = field(init=False, repr=False, compare=False)
+    _kept: np.ndarray = field(init=False, repr=False, compare=False)
     _fill: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        indices = np.asarray(self.agent_indices)
+        kept = np.asarray([index is not None for index in self.agent_indices], dtype=bool)  # (expert_dim,)
+        indices = np.asarray([index for index in self.agent_indices if index is not None])
         if indices.ndim != 1 or len(indices) == 0 or not np.issubdtype(indices.dtype, np.integer):
-            raise ValueError(f"ObservationMap.agent_indices must be a non-empty list of integers, got {self.agent_indices!r}.")
+            raise ValueError(
+                "ObservationMap.agent_indices must be a list of integers (None for a dropped expert column) with at "
+                f"least one integer, got {self.agent_indices!r}."
+            )
         if self.agent_dim < 1:
             raise ValueError(f"ObservationMap.agent_dim must be >= 1, got {self.agent_dim}.")
         out_of_range = indices[(indices < 0) | (indices >= self.agent_dim)]
@@ -66,25 +73,36 @@ class ObservationMap:
             fill = np.full(self.agent_dim, float(fill), dtype=np.float32)
         elif fill.shape != (self.agent_dim,):
             raise ValueError(f"ObservationMap.fill must be a scalar or have shape ({self.agent_dim},), got {fill.shape}.")
-        object.__setattr__(self, "_indices", indices.astype(np.int64))
+        object.__setattr__(self, "_indices", indices.astype(np.int64))  # agent index of each kept column
+        object.__setattr__(self, "_kept", kept)
         object.__setattr__(self, "_fill", fill)
 
     @classmethod
     def from_names(
-        cls, expert_names: Sequence[str], agent_names: Sequence[str], fill: float | Sequence[float] = 0.0
+        cls,
+        expert_names: Sequence[str],
+        agent_names: Sequence[str],
+        fill: float | Sequence[float] = 0.0,
+        drop: Sequence[str] = (),
     ) -> ObservationMap:
-        """The map between two named layouts (e.g. LocoMuJoCo's observation keys); every expert name must exist."""
+        """The map between two named layouts (e.g. LocoMuJoCo's observation keys); every expert name must exist in
+        the agent's, except the ones listed in ``drop`` (expert columns the agent does not observe)."""
         position = {name: i for i, name in enumerate(agent_names)}
         if len(position) != len(agent_names):
             raise ValueError("agent_names has repeated names.")
-        missing = [name for name in expert_names if name not in position]
+        dropped = set(drop)
+        missing = [name for name in expert_names if name not in position and name not in dropped]
         if missing:
-            raise ValueError(f"Expert observation names {missing} are not in the agent's observation names.")
-        return cls([position[name] for name in expert_names], len(agent_names), fill)
+            raise ValueError(
+                f"Expert observation names {missing} are not in the agent's observation names; list them in drop=[...] "
+                "to leave those expert columns out."
+            )
+        return cls([None if name in dropped else position[name] for name in expert_names], len(agent_names), fill)
 
     @property
     def expert_dim(self) -> int:
-        return len(self._indices)
+        """Columns of an expert observation, dropped ones included."""
+        return len(self._kept)
 
     @property
     def shared_indices(self) -> list[int]:
@@ -93,8 +111,8 @@ class ObservationMap:
 
     @property
     def is_relayout(self) -> bool:
-        """True when the expert observes every agent entry (a pure permutation: nothing is filled)."""
-        return self.expert_dim == self.agent_dim
+        """True when the expert observes every agent entry (nothing is filled; dropped columns aside, a permutation)."""
+        return len(self._indices) == self.agent_dim
 
     def lift(self, expert_observations: np.ndarray) -> np.ndarray:
         """Expert rows in the agent's layout, shape (N, expert_dim) -> (N, agent_dim), float32."""
@@ -106,7 +124,7 @@ class ObservationMap:
                 f"{self.expert_dim}: the map's agent_indices must list one agent index per expert observation entry."
             )
         lifted = np.broadcast_to(self._fill, (len(rows), self.agent_dim)).copy()  # (N, agent_dim)
-        lifted[:, self._indices] = rows
+        lifted[:, self._indices] = rows[:, self._kept]  # (N, kept columns) into their agent entries
         return lifted
 
     def lift_demonstrations(self, demonstrations: Demonstrations) -> Demonstrations:
@@ -117,7 +135,7 @@ class ObservationMap:
             next_observations=self.lift(demonstrations.next_observations),
             metadata={
                 **demonstrations.metadata,
-                "observation_map": {"agent_indices": self.shared_indices, "agent_dim": self.agent_dim},
+                "observation_map": {"agent_indices": list(self.agent_indices), "agent_dim": self.agent_dim},
             },
         )
 
@@ -136,15 +154,15 @@ class ObservationMap:
 
 
 MAP_FIELDS = ("agent_indices", "agent_dim", "fill")
-NAMED_MAP_FIELDS = ("expert_names", "agent_names", "fill")
+NAMED_MAP_FIELDS = ("expert_names", "agent_names", "fill", "drop")
 
 
 def as_observation_map(value: ObservationMap | Mapping[str, Any] | None) -> ObservationMap | None:
     """An :class:`ObservationMap` from itself or from its fields as a mapping, the form a YAML hyperparameter file can
     hold (rl-zoo3 passes mappings to the constructor as they are)::
 
-        expert_observation_map: {agent_indices: [0, 1, 2], agent_dim: 5, fill: 0.0}
-        expert_observation_map: {expert_names: [x, y], agent_names: [x, y, goal], fill: 0.0}
+        expert_observation_map: {agent_indices: [0, 1, 2, null], agent_dim: 5, fill: 0.0}  # null: a dropped column
+        expert_observation_map: {expert_names: [x, y, force], agent_names: [x, y, goal], drop: [force]}
     """
     if value is None or isinstance(value, ObservationMap):
         return value
@@ -164,13 +182,15 @@ def as_observation_map(value: ObservationMap | Mapping[str, Any] | None) -> Obse
             f"expert_observation_map {dict(value)!r}: "
             + (f"unknown keys {unknown}; " if unknown else "")
             + (f"missing keys {missing}; " if missing else "")
-            + f"give {', '.join(required)} (and optionally fill)"
+            + f"give {', '.join(required)} (and optionally {', '.join(fields[2:])})"
             + ("" if named else ", or expert_names and agent_names to map by name")
             + "."
         )
     fill = value.get("fill", 0.0)
     if named:
-        return ObservationMap.from_names(list(value["expert_names"]), list(value["agent_names"]), fill)
+        return ObservationMap.from_names(
+            list(value["expert_names"]), list(value["agent_names"]), fill, list(value.get("drop", []))
+        )
     return ObservationMap(list(value["agent_indices"]), int(value["agent_dim"]), fill)
 
 
