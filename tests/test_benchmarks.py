@@ -35,6 +35,8 @@ from sb3_lsiq.benchmarks.runner import (
     committed_finished,
     merged_evaluations,
     run,
+    run_conf,
+    train_command,
     train_log,
 )
 from sb3_lsiq.benchmarks.suites import quality_suite
@@ -274,6 +276,29 @@ def test_run_spec_and_overrides_errors() -> None:
         "treat_absorbing": False, "reg_mult": 1.0, "policy_term": "value"}  # fmt: skip
     with pytest.raises(SystemExit, match="key=value"):
         parse_overrides(["reg_mult"])
+
+
+def test_env_kwargs_reach_every_evaluation_env_and_env_wrapper_is_refused(tmp_path: Path) -> None:
+    import argparse
+
+    from rl_zoo3.utils import StoreDict
+
+    overrides = {"env_kwargs": {"include_cfrc_ext_in_observation": False, "frame_skip": 5}}
+    spec = RunSpec("lsiq", "Ant-v5", 5, 0, 20_000, tag="nocontact", overrides=overrides)
+    conf = run_conf(spec, tmp_path, 0)["Ant-v5"]
+    assert conf["env_kwargs"] == overrides["env_kwargs"]  # rl-zoo3's training env
+    stochastic = next(c for c in conf["callback"] if "StochasticEvalCallback" in next(iter(c)))
+    assert next(iter(stochastic.values()))["env_kwargs"] == overrides["env_kwargs"]  # the stochastic curve's env
+    # rl-zoo3's own evaluation env only reads the command line: the runner repeats them there, in its syntax
+    command = train_command(spec, tmp_path, tmp_path / "conf.yml", 0, conf["env_kwargs"])
+    start = command.index("--eval-env-kwargs")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--eval-env-kwargs", nargs="+", action=StoreDict)
+    assert parser.parse_args(command[start : start + 3]).eval_env_kwargs == overrides["env_kwargs"]
+    assert "--eval-env-kwargs" not in train_command(spec, tmp_path, tmp_path / "conf.yml", 0, None)
+    wrapped = RunSpec("lsiq", "Ant-v5", 5, 0, 20_000, tag="wrapped", overrides={"env_wrapper": "gymnasium.wrappers.X"})
+    with pytest.raises(ValueError, match="env_wrapper is not supported by the benchmark runner"):
+        run_conf(wrapped, tmp_path, 0)
 
 
 def test_throughput_script_small(tmp_path: Path) -> None:

@@ -167,11 +167,22 @@ class StochasticEvalCallback(BaseCallback):
     :param n_eval_episodes: episodes per evaluation
     :param log_path: the ``.npz`` file that keeps the curve (extended across resumed processes)
     :param seed: seed of the evaluation env
+    :param env_kwargs: keyword arguments of the env's constructor, the hyperparameter entry's ``env_kwargs`` (rl-zoo3
+        makes its training and evaluation envs with them; this env must observe the same)
     """
 
-    def __init__(self, env_id: str, eval_freq: int, n_eval_episodes: int, log_path: str, seed: int = 0) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        eval_freq: int,
+        n_eval_episodes: int,
+        log_path: str,
+        seed: int = 0,
+        env_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(verbose=0)
         self.env_id = env_id
+        self.env_kwargs = env_kwargs
         self.eval_freq = eval_freq
         self.n_eval_episodes = n_eval_episodes
         self.log_path = Path(log_path)
@@ -179,7 +190,7 @@ class StochasticEvalCallback(BaseCallback):
         self.eval_env: VecEnv | None = None
 
     def _on_training_start(self) -> None:
-        self.eval_env = make_vec_env(self.env_id, n_envs=1, seed=self.seed)
+        self.eval_env = make_vec_env(self.env_id, n_envs=1, seed=self.seed, env_kwargs=self.env_kwargs)
         if self.model.get_vec_normalize_env() is not None:
             # The statistics are copied from the training env before every evaluation, never updated here
             self.eval_env = VecNormalize(self.eval_env, training=False, norm_reward=False)

@@ -132,13 +132,23 @@ def run_conf(spec: RunSpec, run_dir: Path, resume_timesteps: int) -> dict[str, A
     if spec.algo not in ON_POLICY_ALGOS:
         # Why: SB3 allocates (and a resume point pickles) the whole buffer; a run never holds more than its steps
         entry["buffer_size"] = min(int(entry.get("buffer_size", 1_000_000)), spec.steps)
+    if "env_wrapper" in entry:
+        # the stochastic evaluation env below is made from the env id alone: a wrapper would be missing there
+        raise ValueError(
+            f"[{spec.name}] env_wrapper is not supported by the benchmark runner (its stochastic evaluation env would "
+            "miss the wrapper); pass constructor arguments through env_kwargs instead."
+        )
+    stochastic_eval = {
+        "env_id": spec.env_id, "eval_freq": spec.eval_freq, "n_eval_episodes": spec.eval_episodes,
+        "log_path": str(run_dir / "evaluations_stochastic.npz"), "seed": 10_000 + spec.seed,
+    }  # fmt: skip
+    if entry.get("env_kwargs"):
+        stochastic_eval["env_kwargs"] = entry["env_kwargs"]  # rl-zoo3 makes its envs with them: the same here
     entry["callback"] = [
         {"sb3_lsiq.benchmarks.callbacks.ResumeCheckpointCallback": {
             "save_freq": spec.resume_freq, "save_path": str(run_dir / "resume"), "resume_timesteps": resume_timesteps,
             "stop_freq": spec.eval_freq}},
-        {"sb3_lsiq.benchmarks.callbacks.StochasticEvalCallback": {
-            "env_id": spec.env_id, "eval_freq": spec.eval_freq, "n_eval_episodes": spec.eval_episodes,
-            "log_path": str(run_dir / "evaluations_stochastic.npz"), "seed": 10_000 + spec.seed}},
+        {"sb3_lsiq.benchmarks.callbacks.StochasticEvalCallback": stochastic_eval},
         {"sb3_lsiq.benchmarks.callbacks.CSVLogCallback": {"path": str(run_dir / f"progress_{_segment(run_dir)}.csv")}},
     ]  # fmt: skip
     return {spec.env_id: entry}
@@ -149,12 +159,20 @@ def _segment(run_dir: Path) -> int:
     return len(list(run_dir.glob("conf_*.yml"))) + 1
 
 
-def train_command(spec: RunSpec, run_dir: Path, conf_file: Path, resume_timesteps: int) -> list[str]:
-    """rl-zoo3's train script, through the package's wrapper (it registers the algorithms first)."""
+def train_command(
+    spec: RunSpec, run_dir: Path, conf_file: Path, resume_timesteps: int, env_kwargs: dict[str, Any] | None = None
+) -> list[str]:
+    """rl-zoo3's train script, through the package's wrapper (it registers the algorithms first).
+
+    ``env_kwargs``: the entry's; rl-zoo3 (2.9) makes its training env with a YAML entry's ``env_kwargs`` but its
+    evaluation env only with the command line's, so they are repeated as ``--eval-env-kwargs``."""
     command = [sys.executable, "-m", "sb3_lsiq", "train", "--algo", spec.algo, "--env", spec.env_id]
     command += ["-f", str(run_dir / "zoo"), "--conf-file", str(conf_file), "--seed", str(spec.seed)]
     command += ["--num-threads", "1", "-n", str(spec.steps), "--save-freq", "-1"]
     command += ["--eval-freq", str(spec.eval_freq), "--eval-episodes", str(spec.eval_episodes), "--n-eval-envs", "1"]
+    if env_kwargs:
+        # rl-zoo3 evaluates each value as Python: repr round-trips the YAML's numbers, booleans, strings and lists
+        command += ["--eval-env-kwargs", *(f"{key}:{value!r}" for key, value in env_kwargs.items())]
     if resume_timesteps > 0:
         command += ["-i", str(run_dir / "resume" / RESUME_MODEL)]
     return command
@@ -200,8 +218,9 @@ def run(spec: RunSpec, root: Path = DEFAULT_ROOT, quiet: bool = False) -> Path:
     if not (finished and resume_timesteps >= spec.steps):  # a finished run asked for more steps is extended
         segment = _segment(run_dir)
         conf_file = run_dir / f"conf_{segment}.yml"
-        conf_file.write_text(yaml.safe_dump(run_conf(spec, run_dir, resume_timesteps), sort_keys=False))
-        command = train_command(spec, run_dir, conf_file, resume_timesteps)
+        conf = run_conf(spec, run_dir, resume_timesteps)
+        conf_file.write_text(yaml.safe_dump(conf, sort_keys=False))
+        command = train_command(spec, run_dir, conf_file, resume_timesteps, conf[spec.env_id].get("env_kwargs"))
         if not quiet:
             start = f"resuming at {resume_timesteps}" if resume_timesteps else "new run"
             print(f"[{spec.name}] {start}; log: {run_dir / 'train.log'}", flush=True)
