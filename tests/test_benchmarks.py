@@ -276,6 +276,12 @@ def test_run_spec_and_overrides_errors() -> None:
         "treat_absorbing": False, "reg_mult": 1.0, "policy_term": "value"}  # fmt: skip
     with pytest.raises(SystemExit, match="key=value"):
         parse_overrides(["reg_mult"])
+    # the printed command pastes back into a shell: a mapping's braces and spaces are quoted
+    import shlex
+
+    overrides = {"env_kwargs": {"a": False}, "policy_term": "value", "reg_mult": 1.0}
+    command = shlex.split(RunSpec("lsiq", "Ant-v5", 5, 0, 100_000, tag="x", overrides=overrides).command())
+    assert parse_overrides(command[command.index("--set") + 1 :]) == overrides
 
 
 def test_env_kwargs_reach_every_evaluation_env_and_env_wrapper_is_refused(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -99,7 +100,11 @@ class RunSpec:
         if self.tag:
             parts.append(f"--tag {self.tag}")
         if self.overrides:
-            parts.append("--set " + " ".join(f"{key}={json.dumps(value)}" for key, value in self.overrides.items()))
+            # shell-quoted where a value needs it (a mapping or list holds spaces and braces), so the line can be pasted
+            pairs = (f"{key}={json.dumps(value)}" for key, value in self.overrides.items())
+            parts.append(
+                "--set " + " ".join(pair if re.fullmatch(r'[\w.=:"+-]+', pair) else shlex.quote(pair) for pair in pairs)
+            )
         defaults = RunSpec(self.algo, self.env_id, self.n_demos, self.seed, self.steps)
         for option in ("eval_freq", "eval_episodes", "resume_freq"):
             if getattr(self, option) != getattr(defaults, option):
