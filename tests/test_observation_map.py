@@ -1,5 +1,6 @@
 """Expert observations that are a subset or another layout of the agent's (ObservationMap)."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -41,6 +42,9 @@ def test_dropped_expert_columns_are_left_out_explicitly():
     assert obs_map.expert_dim == 3 and obs_map.shared_indices == [1, 0] and obs_map.is_relayout
     by_name = ObservationMap.from_names(["qvel", "force", "qpos"], ["qpos", "qvel"], drop=["force"])
     assert by_name == obs_map
+    # numpy integers as given by np.arange: the provenance written into lifted demonstrations stays JSON
+    assert ObservationMap([np.int64(1), None, np.int64(0)], agent_dim=2).column_indices == [1, None, 0]
+    assert json.dumps(ObservationMap(np.arange(2), agent_dim=2).column_indices) == "[0, 1]"
     partial = ObservationMap([None, 2], agent_dim=3, fill=-1.0)  # a dropped column and unobserved agent entries
     np.testing.assert_array_equal(partial.lift(np.array([[7.0, 8.0]])), [[-1.0, -1.0, 8.0]])
     assert not partial.is_relayout and partial.shared_indices == [2]
@@ -201,5 +205,8 @@ def test_an_expert_column_the_agent_lacks_is_dropped_in_training(pendulum_demos,
     model.learn(200)
     th.testing.assert_close(model.expert_buffer.observations, th.as_tensor(pendulum_demos.observations))
     assert model.critic.features_extractor.features_dim == 3
+    # numpy indices: the lifted demonstrations' provenance still saves (metadata is JSON)
+    lifted = ObservationMap([*np.arange(3), None], agent_dim=3).lift_demonstrations(wider)
+    assert json.loads(json.dumps(lifted.metadata))["observation_map"]["agent_indices"] == [0, 1, 2, None]
     with pytest.raises(ValueError, match="have 4 entries but expert_observation_map maps 3"):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=wider, expert_observation_map=ObservationMap([0, 1, 2], 3)).learn(1)

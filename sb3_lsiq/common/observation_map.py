@@ -110,6 +110,13 @@ class ObservationMap:
         return self._indices.tolist()
 
     @property
+    def column_indices(self) -> list[int | None]:
+        """``agent_indices`` as plain Python values (JSON-serialisable, whatever integer type was passed): the agent
+        index of each expert column, None where the column is dropped."""
+        kept_indices = iter(self._indices.tolist())
+        return [next(kept_indices) if kept else None for kept in self._kept]
+
+    @property
     def is_relayout(self) -> bool:
         """True when the expert observes every agent entry (nothing is filled; dropped columns aside, a permutation)."""
         return len(self._indices) == self.agent_dim
@@ -135,7 +142,7 @@ class ObservationMap:
             next_observations=self.lift(demonstrations.next_observations),
             metadata={
                 **demonstrations.metadata,
-                "observation_map": {"agent_indices": list(self.agent_indices), "agent_dim": self.agent_dim},
+                "observation_map": {"agent_indices": self.column_indices, "agent_dim": self.agent_dim},
             },
         )
 
