@@ -442,6 +442,10 @@ def test_report_renders_the_claims_sections(tmp_path: Path) -> None:
     assert "| iqlearn | 0, 1 | 200.0 ± 0.0 | -200.0 ± 0.0 | 200.0 ± 0.0 | 0 of 2 |" in text
     assert "| lsiq | 0, 1 | 13.0 ± 0.0 | -13.0 ± 0.0 | 81.0 ± 0.0 | 2 of 2 |" in text
     assert "### (c) 1 vs 5 vs 25 demonstrations" in text
+    # normalised (R - 19.8) / 3275.1: 5 demos 0.15, 0.45, 0.91 (first >= 0.8 at 30k, mean 0.50); 1 demo 0.12, 0.24,
+    # 0.48 (never, mean 0.28); the last 5 evaluations are all 3 here
+    assert "| 1 | 0, 1 | not by 30k, not by 30k | 0.28 ± 0.00 |" in text
+    assert "| 5 | 0, 1 | 30k, 30k | 0.50 ± 0.00 |" in text
     for plot in ("Hopper-v5", "claim_bounded", "claim_survival", "claim_demos"):
         assert (root / "plots" / f"{plot}.png").stat().st_size > 1000
     assert "(bench/plots/claim_survival.png)" in text
