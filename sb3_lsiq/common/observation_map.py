@@ -113,8 +113,7 @@ class ObservationMap:
     def column_indices(self) -> list[int | None]:
         """``agent_indices`` as plain Python values (JSON-serialisable, whatever integer type was passed): the agent
         index of each expert column, None where the column is dropped."""
-        kept_indices = iter(self._indices.tolist())
-        return [next(kept_indices) if kept else None for kept in self._kept]
+        return [None if index is None else int(index) for index in self.agent_indices]
 
     @property
     def is_relayout(self) -> bool:
