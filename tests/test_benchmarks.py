@@ -27,7 +27,15 @@ from sb3_lsiq.benchmarks.callbacks import (
     read_resume_state,
 )
 from sb3_lsiq.benchmarks.goals import goal_rows
-from sb3_lsiq.benchmarks.report import expert_and_random_returns, progress_section, read_results, reference_rows, write_report
+from sb3_lsiq.benchmarks.report import (
+    expert_and_random_returns,
+    late_normalised,
+    progress_section,
+    quality_rows,
+    read_results,
+    reference_rows,
+    write_report,
+)
 from sb3_lsiq.benchmarks.runner import (
     CURVE_COLUMNS,
     TRAIN_LOG_COLUMNS,
@@ -443,14 +451,31 @@ def test_report_renders_the_claims_sections(tmp_path: Path) -> None:
     assert "| lsiq | 0, 1 | 13.0 ± 0.0 | -13.0 ± 0.0 | 81.0 ± 0.0 | 2 of 2 |" in text
     assert "### (c) 1 vs 5 vs 25 demonstrations" in text
     # normalised (R - 19.8) / 3275.1: 5 demos 0.15, 0.45, 0.91 (first >= 0.8 at 30k, mean 0.50); 1 demo 0.12, 0.24,
-    # 0.48 (never, mean 0.28); the last 5 evaluations are all 3 here
-    assert "| 1 | 0, 1 | not by 30k, not by 30k | 0.28 ± 0.00 |" in text
-    assert "| 5 | 0, 1 | 30k, 30k | 0.50 ± 0.00 |" in text
+    # 0.48 (never, mean 0.28); the "last 5" mean covers all 3 evaluations here
+    assert "| 1 | 0, 1 | not by 30k, not by 30k |" in text
+    assert "| 5 | 0, 1 | 30k, 30k |" in text
+    # final return, R/R_E, final, best, last 5 normalised
+    assert "| Hopper-v5 | lsiq | 1 | 0, 1 | 30k, 30k | 1600 ± 0 | 0.49 ± 0.00 | 0.48 ± 0.00 | 0.48 ± 0.00 | 0.28 ± 0.00 |" in (
+        text
+    )
     for plot in ("Hopper-v5", "claim_bounded", "claim_survival", "claim_demos"):
         assert (root / "plots" / f"{plot}.png").stat().st_size > 1000
     assert "(bench/plots/claim_survival.png)" in text
     # Hopper's quality row: normalised by the shipped expert (3294.9) and random (19.8) returns
-    assert "| Hopper-v5 | lsiq | 5 | 0, 1 | 30k, 30k | 3000 ± 0 | 0.91 ± 0.00 | 0.91 ± 0.00 | 0.91 ± 0.00 |" in text
+    assert (
+        "| Hopper-v5 | lsiq | 5 | 0, 1 | 30k, 30k | 3000 ± 0 | 0.91 ± 0.00 | 0.91 ± 0.00 | 0.91 ± 0.00 | 0.50 ± 0.00 |" in text
+    )
+
+
+def test_the_late_column_averages_only_the_last_five_evaluations(tmp_path: Path) -> None:
+    expert, random = expert_and_random_returns("Hopper-v5")
+    returns = [0.0, 5000.0, 100.0, 200.0, 300.0, 400.0, 500.0]  # the early 5000 must not count
+    _synthetic_result(tmp_path, RunSpec("lsiq", "Hopper-v5", n_demos=5, seed=0, steps=70_000), returns, [100] * 7, 10.0)
+    [result] = read_results(tmp_path)
+    assert late_normalised(result, expert, random) == pytest.approx((300.0 - random) / (expert - random))
+    [row] = quality_rows([result])
+    assert row["last 5 normalised"] == f"{(300.0 - random) / (expert - random):.2f} ± 0.00"
+    assert row["best normalised"] == f"{(5000.0 - random) / (expert - random):.2f} ± 0.00"
 
 
 def test_reference_levels_show_falls_and_the_demonstrations_level() -> None:
