@@ -26,6 +26,7 @@ from sb3_lsiq.benchmarks.callbacks import (
     StochasticEvalCallback,
     read_resume_state,
 )
+from sb3_lsiq.benchmarks.export import CURVE_COLUMNS, TRAIN_LOG_COLUMNS, merged_evaluations, train_log
 from sb3_lsiq.benchmarks.goals import goal_rows
 from sb3_lsiq.benchmarks.report import (
     expert_and_random_returns,
@@ -36,17 +37,8 @@ from sb3_lsiq.benchmarks.report import (
     reference_rows,
     write_report,
 )
-from sb3_lsiq.benchmarks.runner import (
-    CURVE_COLUMNS,
-    TRAIN_LOG_COLUMNS,
-    RunSpec,
-    committed_finished,
-    merged_evaluations,
-    run,
-    run_conf,
-    train_command,
-    train_log,
-)
+from sb3_lsiq.benchmarks.runner import committed_finished, run, run_conf, train_command
+from sb3_lsiq.benchmarks.spec import RunSpec
 from sb3_lsiq.benchmarks.suites import quality_suite
 
 SMALL_NETS = "dict(net_arch=[32, 32])"
@@ -124,7 +116,8 @@ def test_stopping_a_suite_saves_a_resume_point_exports_and_starts_no_other_run(t
     script = f"""
 from pathlib import Path
 from sb3_lsiq.benchmarks.__main__ import run_specs
-from sb3_lsiq.benchmarks.runner import RunSpec, stop_signal, stop_training_on_signals
+from sb3_lsiq.benchmarks.spec import RunSpec
+from sb3_lsiq.benchmarks.stopping import stop_signal, stop_training_on_signals
 stop_training_on_signals()
 specs = [RunSpec("lsiq", "Pendulum-v1", n_demos=2, seed=seed, steps=1_000_000, eval_freq=200, resume_freq=100_000,
                  eval_episodes=1, tag="tiny", overrides={{"learning_starts": 100, "policy_kwargs": {SMALL_NETS!r}}})

@@ -6,6 +6,7 @@ python -m sb3_lsiq.benchmarks report
 python -m sb3_lsiq.benchmarks throughput
 """
 
-from sb3_lsiq.benchmarks.runner import RunSpec, run
+from sb3_lsiq.benchmarks.runner import run
+from sb3_lsiq.benchmarks.spec import RunSpec
 
 __all__ = ["RunSpec", "run"]

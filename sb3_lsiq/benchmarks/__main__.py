@@ -9,15 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from sb3_lsiq.benchmarks.runner import (
-    DEFAULT_ROOT,
-    RunSpec,
-    committed_finished,
-    export,
-    run,
-    stop_signal,
-    stop_training_on_signals,
-)
+from sb3_lsiq.benchmarks.export import export
+from sb3_lsiq.benchmarks.runner import committed_finished, run
+from sb3_lsiq.benchmarks.spec import DEFAULT_ROOT, RunSpec
+from sb3_lsiq.benchmarks.stopping import stop_signal, stop_training_on_signals
 from sb3_lsiq.benchmarks.suites import SUITES
 
 

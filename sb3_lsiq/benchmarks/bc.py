@@ -14,7 +14,8 @@ import numpy as np
 import torch as th
 
 from sb3_lsiq.benchmarks.callbacks import RESUME_STATE, StochasticEvalCallback, read_resume_state
-from sb3_lsiq.benchmarks.runner import RunSpec, export
+from sb3_lsiq.benchmarks.export import export
+from sb3_lsiq.benchmarks.spec import RunSpec
 
 BC_BATCH_SIZE = 256
 BC_NET_ARCH = [256, 256]

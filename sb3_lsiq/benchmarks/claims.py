@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sb3_lsiq.benchmarks.export import TRAIN_LOG_COLUMNS
 from sb3_lsiq.benchmarks.report import (
     LATE_EVALUATIONS,
     RunResult,
@@ -16,7 +17,7 @@ from sb3_lsiq.benchmarks.report import (
     relative_path,
     scores,
 )
-from sb3_lsiq.benchmarks.runner import TRAIN_LOG_COLUMNS, result_file
+from sb3_lsiq.benchmarks.spec import result_file
 from sb3_lsiq.common.losses import q_bounds
 
 BOUNDED_ENV = "Hopper-v5"

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from sb3_lsiq.benchmarks.callbacks import read_resume_state
-from sb3_lsiq.benchmarks.runner import CURVE_COLUMNS, RunSpec, result_file, results_finished
+from sb3_lsiq.benchmarks.export import CURVE_COLUMNS
+from sb3_lsiq.benchmarks.spec import RunSpec, result_file, results_finished
 from sb3_lsiq.benchmarks.suites import QUALITY_ENVS
 from sb3_lsiq.data import packaged_dataset_path
 

@@ -3,7 +3,7 @@ stopped halfway already covers every algorithm and task)."""
 
 from __future__ import annotations
 
-from sb3_lsiq.benchmarks.runner import RunSpec
+from sb3_lsiq.benchmarks.spec import RunSpec
 
 QUALITY_ENVS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Ant-v5")
 SEEDS = (0, 1, 2)

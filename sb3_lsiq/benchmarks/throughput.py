@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from sb3_lsiq import LSIQ, IQLearn
-from sb3_lsiq.benchmarks.runner import machine_description
+from sb3_lsiq.benchmarks.export import machine_description
 from sb3_lsiq.data import packaged_dataset_path
 
 LEARNING_STARTS = 1_000
