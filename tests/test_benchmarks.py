@@ -398,10 +398,14 @@ def test_goals_met_missed_so_far_and_pending(tmp_path: Path) -> None:
     lsiq_5 = "LSIQ, 5 demos, final normalised"
     assert rows[lsiq_5, "Hopper-v5"]["measured"] == "0.95" and rows[lsiq_5, "Hopper-v5"]["status"] == "met"
     assert rows[lsiq_5, "Walker2d-v5"]["status"] == "missed by 0.40 so far (1 of 3 seeds)"
+    # each synthetic curve is [random, final]: its last-5 mean is half its final normalised return
+    assert rows[lsiq_5, "Walker2d-v5"]["last 5 evaluations"] == "0.25"
+    assert rows[lsiq_5, "Ant-v5"]["last 5 evaluations"] == "-"
     assert rows[lsiq_5, "Ant-v5"]["status"] == "pending"
     versus = rows["LSIQ >= IQ-Learn, 5 demos, final normalised", "Hopper-v5"]
     assert versus["seeds finished"] == "0" and versus["measured"] == "0.95 vs 1.00"
     assert versus["status"] == "missed by 0.05 so far (1 of 3 seeds)"
+    assert versus["last 5 evaluations"] == f"{0.95 / 2:.2f} vs {1.0 / 2:.2f}"
     assert (
         rows["LSIQ-fO within 15% of LSIQ, final normalised", "Hopper-v5"]["status"] == "missed by 0.01 so far (1 of 3 seeds)"
     )
