@@ -7,8 +7,9 @@ refreshed every ``target_update_interval`` fits, so the labels of expert states 
 learns.
 
 Differences from the reference, deliberately: expert states are normalised exactly like the replay states the IDM
-trains on (the reference predicted from unnormalised expert states), and no pre-training flag exists (the
-reference's was inverted, so its pre-training never ran).
+trains on (the reference predicted from unnormalised expert states), and pre-training works: with ``pretrain_fits``
+> 0 the algorithm fits the IDM that many times on replay batches before it labels the first expert pair (the
+reference's flag was inverted, so its pre-training never ran; its default, and ours, is none).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class GaussianInverseDynamics(nn.Module):
     :param log_std_bounds: hard clamp of log sigma, as the policy's
     :param kl_coef: weight of KL(p || p_target) on expert pairs (0: the plain Gaussian IDM)
     :param target_update_interval: fits between hard copies of the KL target
+    :param pretrain_fits: fits on replay batches before the first expert pair is labelled (0: none, the reference's
+        effective behaviour); the algorithm runs them once, at its first gradient step
     :param observation_indices: observation entries the model sees (None: all); with an expert observation subset,
         the entries the expert observed, so the labels never depend on the filled-in ones
     """
@@ -56,6 +59,7 @@ class GaussianInverseDynamics(nn.Module):
         log_std_bounds: tuple[float, float] = (-5.0, 2.0),
         kl_coef: float = 0.0,
         target_update_interval: int = 1_000,
+        pretrain_fits: int = 0,
         observation_indices: list[int] | None = None,
     ) -> None:
         super().__init__()
@@ -69,10 +73,13 @@ class GaussianInverseDynamics(nn.Module):
             raise ValueError(f"idm kl_coef must be >= 0, got {kl_coef}.")
         if target_update_interval < 1:
             raise ValueError(f"idm target_update_interval must be >= 1, got {target_update_interval}.")
+        if pretrain_fits < 0:
+            raise ValueError(f"idm pretrain_fits must be >= 0, got {pretrain_fits}.")
         self.action_dim = action_dim
         self.log_std_bounds = log_std_bounds
         self.kl_coef = kl_coef
         self.target_update_interval = target_update_interval
+        self.pretrain_fits = pretrain_fits
         self.net = nn.Sequential(*create_mlp(2 * observation_dim, 2 * action_dim, net_arch or [256, 256], activation_fn))
         self.target_net: nn.Module | None = None
         if kl_coef > 0:

@@ -35,7 +35,9 @@ from sb3_lsiq.common.train_stats import TrainStats
 
 # Where the expert batch's actions come from: the recordings, an inverse dynamics model, or the current policy
 EXPERT_ACTION_SOURCES = ("demonstrations", "idm", "policy")
-IDM_OPTIONS = frozenset({"net_arch", "activation_fn", "learning_rate", "log_std_bounds", "kl_coef", "target_update_interval"})
+IDM_OPTIONS = frozenset(
+    {"net_arch", "activation_fn", "learning_rate", "log_std_bounds", "kl_coef", "target_update_interval", "pretrain_fits"}
+)
 
 OFFLINE_OBJECTIVES = ("iq", "bc")
 OFFLINE_POLICY_TERMS = ("v0", "value_expert")
@@ -621,6 +623,8 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
             with th.no_grad():
                 return self.actor.action_log_prob(expert.observations)[0]
         assert self.inverse_dynamics is not None
+        if self._n_updates == 0 and self.inverse_dynamics.n_fits == 0 and self.inverse_dynamics.pretrain_fits > 0:
+            self._pretrain_inverse_dynamics(replay.observations.shape[0])
         # One IDM fit per gradient step on this step's replay batch (actions known), then a sampled label per pair
         terms = self.inverse_dynamics.fit(
             replay.observations, replay.actions, replay.next_observations, expert.observations, expert.next_observations
@@ -629,6 +633,16 @@ class ImplicitQAlgorithm(OffPolicyAlgorithm):
         if self.inverse_dynamics.kl_coef > 0:
             self._train_stats.add("train/idm_kl", terms.kl)
         return self.inverse_dynamics.sample(expert.observations, expert.next_observations)
+
+    def _pretrain_inverse_dynamics(self, batch_size: int) -> None:
+        """``pretrain_fits`` IDM fits on fresh replay batches, once, before the first expert pair is labelled: the
+        first labels then come from a model of the initial replay data rather than from an untrained one. A model
+        that already trained (loaded, resumed) is never pre-trained again."""
+        assert self.inverse_dynamics is not None and self.replay_buffer is not None
+        for _ in range(self.inverse_dynamics.pretrain_fits):
+            replay = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[arg-type]
+            terms = self.inverse_dynamics.fit(replay.observations, replay.actions, replay.next_observations)
+        self._train_stats.add("train/idm_pretrain_nll", terms.nll)
 
     def _flush_train_stats(self) -> None:
         """Move the accumulated training statistics into the logger (one host transfer)."""

@@ -117,6 +117,7 @@ class LSIQ(ImplicitQAlgorithm):
     :param idm_kwargs: options of the inverse dynamics model (``expert_actions="idm"``): ``net_arch`` ([256, 256]),
         ``learning_rate`` (3e-4), ``log_std_bounds`` ((-5, 2)), ``kl_coef`` (0: the Gaussian IDM; > 0: the
         KL-regularised IDM, KL to a target copy on expert pairs), ``target_update_interval`` (1000 fits),
+        ``pretrain_fits`` (0: fits on replay batches before the first expert pair is labelled),
         ``activation_fn``
     :param expert_observation_map: an :class:`~sb3_lsiq.ObservationMap` when the demonstrations observe a subset
         or another layout of the agent's observation: expert rows are lifted into the agent's layout (unobserved
