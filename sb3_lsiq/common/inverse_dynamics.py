@@ -139,6 +139,14 @@ class GaussianInverseDynamics(nn.Module):
             self.target_net.load_state_dict(self.net.state_dict())
         return InverseDynamicsLoss(terms.loss.detach(), terms.nll.detach(), terms.kl.detach())
 
+    # The fit count rides in the state dict, so a loaded model refreshes its KL target on the same schedule (and is
+    # not pre-trained again); a plain int, not a buffer, so counting costs no tensor op per fit
+    def get_extra_state(self) -> dict[str, int]:
+        return {"n_fits": self.n_fits}
+
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        self.n_fits = int(state["n_fits"])
+
     @th.no_grad()
     def sample(self, observations: th.Tensor, next_observations: th.Tensor) -> th.Tensor:
         """a ~ p(.|s, s'), in [-1, 1], shape (n, A) (a sample, as the reference labels expert pairs)."""
