@@ -9,10 +9,11 @@ from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
 ALGOS = [LSIQ, IQLearn]
 
 
-def test_idm_learns_known_inverse_dynamics():
+@pytest.mark.parametrize("inputs", ["pair", "delta"])
+def test_idm_learns_known_inverse_dynamics(inputs):
     """s' = s + 0.1 a: after fitting on transitions, the sampled labels recover the actions."""
     th.manual_seed(0)
-    idm = GaussianInverseDynamics(3, 2, net_arch=[64, 64], learning_rate=3e-3)
+    idm = GaussianInverseDynamics(3, 2, net_arch=[64, 64], learning_rate=3e-3, inputs=inputs)
     projection = th.randn(2, 3)
 
     def transitions(n):
@@ -26,6 +27,21 @@ def test_idm_learns_known_inverse_dynamics():
     assert labels.shape == (500, 2) and labels.abs().max() <= 1.0
     assert (labels - actions).abs().mean() < 0.1
     assert terms.kl == 0  # the plain Gaussian IDM has no KL term
+
+
+def test_idm_delta_inputs_feed_the_state_change():
+    """inputs='delta': the network sees (s, s' - s), so it equals the pair network on the transformed input."""
+    th.manual_seed(0)
+    idm = GaussianInverseDynamics(4, 2, net_arch=[8], inputs="delta", observation_indices=[0, 2, 3])
+    obs, next_obs = th.randn(5, 4), th.randn(5, 4)
+    mean, log_std = idm.distribution(obs, next_obs)
+    kept = [0, 2, 3]
+    output = idm.net(th.cat([obs[:, kept], next_obs[:, kept] - obs[:, kept]], dim=1))  # (5, 2A)
+    th.testing.assert_close(mean, output[:, :2])
+    th.testing.assert_close(log_std, output[:, 2:].clamp(-5.0, 2.0))
+    pair = GaussianInverseDynamics(4, 2, net_arch=[8], observation_indices=kept)
+    pair.net.load_state_dict(idm.net.state_dict())
+    assert not th.allclose(pair.distribution(obs, next_obs)[0], mean)  # the default still sees (s, s')
 
 
 def test_kl_regularised_idm_keeps_expert_labels_near_its_target():
@@ -86,12 +102,14 @@ def test_state_only_option_errors(pendulum_demos):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="labels")
     with pytest.raises(ValueError, match="idm_kwargs only apply with expert_actions='idm'"):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, idm_kwargs={"kl_coef": 1.0})
-    with pytest.raises(ValueError, match=r"Unknown idm_kwargs \['hidden'\]; valid keys: activation_fn, kl_coef"):
+    with pytest.raises(ValueError, match=r"Unknown idm_kwargs \['hidden'\]; valid keys: activation_fn, inputs, kl_coef"):
         IQLearn("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="idm", idm_kwargs={"hidden": 3})
     with pytest.raises(ValueError, match="idm kl_coef must be >= 0"):
         LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"kl_coef": -1.0})
     with pytest.raises(ValueError, match="idm pretrain_fits must be >= 0, got -5"):
         LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"pretrain_fits": -5})
+    with pytest.raises(ValueError, match="Unknown idm inputs='diff'; valid values: 'pair', 'delta'"):
+        LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"inputs": "diff"})
 
 
 def _replay_nll(model, batch) -> float:

@@ -36,8 +36,9 @@ from sb3_lsiq.common.train_stats import TrainStats
 # Where the expert batch's actions come from: the recordings, an inverse dynamics model, or the current policy
 EXPERT_ACTION_SOURCES = ("demonstrations", "idm", "policy")
 IDM_OPTIONS = frozenset(
-    {"net_arch", "activation_fn", "learning_rate", "log_std_bounds", "kl_coef", "target_update_interval", "pretrain_fits"}
-)
+    {"net_arch", "activation_fn", "learning_rate", "log_std_bounds", "kl_coef", "target_update_interval", "pretrain_fits",
+     "inputs"}
+)  # fmt: skip
 
 OFFLINE_OBJECTIVES = ("iq", "bc")
 OFFLINE_POLICY_TERMS = ("v0", "value_expert")
