@@ -29,6 +29,7 @@ from sb3_lsiq.benchmarks.callbacks import (
 from sb3_lsiq.benchmarks.export import CURVE_COLUMNS, TRAIN_LOG_COLUMNS, merged_evaluations, train_log
 from sb3_lsiq.benchmarks.goals import goal_rows
 from sb3_lsiq.benchmarks.report import (
+    compile_note,
     expert_and_random_returns,
     late_normalised,
     progress_section,
@@ -330,6 +331,9 @@ def test_throughput_script_small(tmp_path: Path) -> None:
     sac256, sac512 = data["configs"]["SAC batch 256"], data["configs"]["SAC batch 512"]
     assert sac512["gflop_per_update"] == pytest.approx(2 * sac256["gflop_per_update"], rel=0.02)
     assert "| SAC batch 512 |" in result.stdout
+    compiled = data["compile"]  # the torch.compile comparison ran and timed both updates
+    assert compiled["eager_update_ms"] > 0 and compiled["compiled_update_ms"] > 0 and compiled["compile_seconds"] > 0
+    assert "torch.compile" in result.stdout
 
 
 def test_bc_baseline_writes_a_curve(tmp_path: Path) -> None:
@@ -493,3 +497,11 @@ def test_a_tag_with_a_dot_keeps_its_whole_name_in_the_results(tmp_path: Path) ->
     _synthetic_result(tmp_path, spec, [1000.0] * 30, [1000] * 30, 10.0)
     [result] = read_results(tmp_path)
     assert result.name == spec.name and result.label == "lsiq-ent0.01"
+
+
+def test_compile_note_states_whether_torch_compile_wins() -> None:
+    slower = {"compile": {"eager_update_ms": 10.0, "compiled_update_ms": 12.5, "compile_seconds": 20.0}}
+    assert "12.50 ms against 10.00 ms eager (1.25x; compiling took 20 s): it does not win" in compile_note(slower)
+    faster = {"compile": {"eager_update_ms": 10.0, "compiled_update_ms": 8.0, "compile_seconds": 20.0}}
+    assert compile_note(faster).endswith("(0.80x; compiling took 20 s): it wins.")
+    assert compile_note({}) == ""  # measurements from before the comparison existed
