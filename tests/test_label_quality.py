@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sb3_lsiq import LSIQ
-from sb3_lsiq.benchmarks.labels import format_label_quality, label_error, label_quality
+from sb3_lsiq.benchmarks.labels import format_label_quality, label_error, label_quality, refit_label_quality
 
 
 def test_label_error_against_hand_computed_values():
@@ -48,6 +48,27 @@ def test_label_quality_covers_each_source_and_is_seeded(pendulum_demos, small_kw
         label_quality(model, pendulum_demos.without_actions())
 
 
+def test_refit_idms_learn_pendulum_dynamics_from_the_replay(pendulum_demos, small_kwargs):
+    """Pendulum's torque is a (near-linear) function of (s, s'): a fresh IDM fitted on random replay transitions labels
+    the expert's pairs far better than the zero labeller, in each input form; the row names say what was fitted."""
+    model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos.without_actions(), expert_actions="idm", seed=0,
+                 **{**small_kwargs, "learning_starts": 2_000})  # fmt: skip
+    model.learn(2_000)  # random actions only: the replay covers the whole torque range
+    small = {"net_arch": [64, 64], "learning_rate": 3e-3}
+    configurations = [small, {**small, "inputs": "delta"}]
+    errors = refit_label_quality(model, model.replay_buffer, pendulum_demos, configurations, fits=600)
+    names = list(errors)
+    assert names[0].startswith('refit {"learning_rate": 0.003, "net_arch": [64, 64]} (600 fits, replay NLL ')
+    assert names[1].startswith('refit {"inputs": "delta", "learning_rate": 0.003, "net_arch": [64, 64]} (600 fits')
+    zero_mse = np.mean((pendulum_demos.actions / 2.0) ** 2)
+    for error in errors.values():
+        assert error.mse.shape == (1,) and error.mse[0] < 0.2 * zero_mse and error.correlation[0] > 0.9
+    with pytest.raises(ValueError, match="refit fits must be >= 1, got 0"):
+        refit_label_quality(model, model.replay_buffer, pendulum_demos, configurations, fits=0)
+    with pytest.raises(ValueError, match="no actions to compare the labels with"):
+        refit_label_quality(model, model.replay_buffer, pendulum_demos.without_actions(), configurations, fits=1)
+
+
 def test_labels_command(pendulum_demos, small_kwargs, tmp_path):
     model = LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos.without_actions(), expert_actions="idm", seed=0,
                  **small_kwargs)  # fmt: skip
@@ -62,3 +83,13 @@ def test_labels_command(pendulum_demos, small_kwargs, tmp_path):
     assert output.read_text().strip() in result.stdout and "| zero |" in output.read_text()
     neither = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert neither.returncode != 0 and "give exactly one of --env" in neither.stderr
+
+    refit = [*command, "--env", "Pendulum-v1", "--demos", "2", "--refit-fits", "20"]
+    no_replay = subprocess.run(refit, capture_output=True, text=True, timeout=300)
+    assert no_replay.returncode != 0 and "needs the run's replay buffer" in no_replay.stderr
+    model.save_replay_buffer(tmp_path / "replay_buffer.pkl")
+    result = subprocess.run([*refit, "--refit-idm", '{"inputs": "delta"}'], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "refit on 200 replay transitions" in result.stdout and '| refit {"inputs": "delta"} (20 fits' in result.stdout
+    bad = subprocess.run([*refit, "--refit-idm", "inputs=delta"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--refit-idm 'inputs=delta' is not JSON" in bad.stderr

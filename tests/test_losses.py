@@ -204,6 +204,9 @@ def test_squashed_gaussian_nll_by_hand():
     assert nll.item() == pytest.approx(math.log(2.0) + 0.5 * math.log(2 * math.pi), rel=1e-5)
     # actions on the bounds stay finite
     assert th.isfinite(squashed_gaussian_nll(th.zeros(2, 1), th.zeros(2, 1), th.tensor([[1.0], [-1.0]])))
+    # a clip of 0.5 maps a = 1 to the target atanh(0.5) = 0.5493: 0.5 * 0.5493^2 + 0.5 log(2 pi) under N(0, 1)
+    clipped = squashed_gaussian_nll(th.zeros(1, 1), th.zeros(1, 1), th.tensor([[1.0]]), clip=0.5)
+    assert clipped.item() == pytest.approx(0.5 * math.atanh(0.5) ** 2 + 0.5 * math.log(2 * math.pi), rel=1e-5)
 
 
 def test_diagonal_gaussian_kl_by_hand():

@@ -5,6 +5,7 @@ import torch as th
 
 from sb3_lsiq import LSIQ, IQLearn, load_demonstrations
 from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
+from sb3_lsiq.common.losses import squashed_gaussian_nll
 
 ALGOS = [LSIQ, IQLearn]
 
@@ -42,6 +43,15 @@ def test_idm_delta_inputs_feed_the_state_change():
     pair = GaussianInverseDynamics(4, 2, net_arch=[8], observation_indices=kept)
     pair.net.load_state_dict(idm.net.state_dict())
     assert not th.allclose(pair.distribution(obs, next_obs)[0], mean)  # the default still sees (s, s')
+
+
+def test_idm_action_clip_bounds_the_targets_of_saturated_actions():
+    th.manual_seed(0)
+    idm = GaussianInverseDynamics(2, 1, net_arch=[8], action_clip=0.5)
+    obs, next_obs, saturated = th.randn(4, 2), th.randn(4, 2), th.ones(4, 1)
+    mean, log_std = idm.distribution(obs, next_obs)
+    expected = squashed_gaussian_nll(mean, log_std, th.full((4, 1), 0.5))  # a = 1 is read as a = 0.5
+    assert idm.loss(obs, saturated, next_obs).nll.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
 def test_kl_regularised_idm_keeps_expert_labels_near_its_target():
@@ -102,7 +112,7 @@ def test_state_only_option_errors(pendulum_demos):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="labels")
     with pytest.raises(ValueError, match="idm_kwargs only apply with expert_actions='idm'"):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, idm_kwargs={"kl_coef": 1.0})
-    with pytest.raises(ValueError, match=r"Unknown idm_kwargs \['hidden'\]; valid keys: activation_fn, inputs, kl_coef"):
+    with pytest.raises(ValueError, match=r"Unknown idm_kwargs \['hidden'\]; valid keys: action_clip, activation_fn, inputs"):
         IQLearn("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="idm", idm_kwargs={"hidden": 3})
     with pytest.raises(ValueError, match="idm kl_coef must be >= 0"):
         LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"kl_coef": -1.0})
@@ -110,6 +120,8 @@ def test_state_only_option_errors(pendulum_demos):
         LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"pretrain_fits": -5})
     with pytest.raises(ValueError, match="Unknown idm inputs='diff'; valid values: 'pair', 'delta'"):
         LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"inputs": "diff"})
+    with pytest.raises(ValueError, match=r"idm action_clip must be in \(0, 1\), got 1.0"):
+        LSIQ("MlpPolicy", "Pendulum-v1", expert_actions="idm", idm_kwargs={"action_clip": 1.0})
 
 
 def _replay_nll(model, batch) -> float:

@@ -50,10 +50,21 @@ def run_specs(specs: list[RunSpec], root: Path, jobs: int) -> None:
         raise SystemExit(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
 
 
-def labels_table(model_path: Path, algo: str, env_id: str | None, dataset: Path | None, n_demos: int, seed: int) -> str:
-    """The ``labels`` command: load the model and the demonstrations, and format their label errors."""
+def labels_table(
+    model_path: Path,
+    algo: str,
+    env_id: str | None,
+    dataset: Path | None,
+    n_demos: int,
+    seed: int,
+    refit_fits: int = 0,
+    refit_idm: list[str] | None = None,
+    replay_path: Path | None = None,
+) -> str:
+    """The ``labels`` command: load the model and the demonstrations, and format their label errors (and, with
+    ``refit_fits``, those of fresh IDMs fitted on the run's replay buffer)."""
     from sb3_lsiq import LSIQ, SQIL, IQLearn, load_demonstrations
-    from sb3_lsiq.benchmarks.labels import format_label_quality, label_quality
+    from sb3_lsiq.benchmarks.labels import format_label_quality, label_quality, refit_label_quality
     from sb3_lsiq.common.iq_algorithm import ImplicitQAlgorithm
     from sb3_lsiq.data import packaged_dataset_path
 
@@ -66,6 +77,21 @@ def labels_table(model_path: Path, algo: str, env_id: str | None, dataset: Path 
     errors = label_quality(model, demonstrations, seed=seed)
     header = f"{model_path} at {model.num_timesteps} steps: {demonstrations.n_transitions} expert transitions"
     header += f" ({n_demos} episodes)"
+    if refit_fits > 0:
+        configurations = []
+        for text in refit_idm or ["{}"]:
+            try:
+                configurations.append(json.loads(text))
+            except json.JSONDecodeError as error:
+                example = '{"inputs": "delta"}'
+                raise SystemExit(f"labels: --refit-idm {text!r} is not JSON ({error}); e.g. '{example}'.") from None
+        replay_path = replay_path or model_path.parent / "replay_buffer.pkl"
+        if not replay_path.exists():
+            raise SystemExit(f"labels: --refit-fits needs the run's replay buffer; {replay_path} does not exist (--replay).")
+        model.load_replay_buffer(replay_path)
+        assert model.replay_buffer is not None
+        errors |= refit_label_quality(model, model.replay_buffer, demonstrations, configurations, refit_fits, seed=seed)
+        header += f"; refit on {model.replay_buffer.size() * model.replay_buffer.n_envs} replay transitions"
     return header + "\n\n" + format_label_quality(errors)
 
 
@@ -114,6 +140,11 @@ def main(argv: list[str] | None = None) -> None:
     labels.add_argument("--demos", type=int, default=5, help="expert episodes (the first N of the dataset)")
     labels.add_argument("--seed", type=int, default=0, help="seed of the sampled labels")
     labels.add_argument("--output", type=Path, help="also write the table here, e.g. benchmarks/results/labels__<run>.md")
+    labels.add_argument("--refit-fits", type=int, default=0, help="also fit fresh IDMs this many times on the replay buffer")
+    labels.add_argument(
+        "--refit-idm", action="append", help="idm_kwargs of one fresh IDM as JSON (repeatable; default: '{}', the plain IDM)"
+    )
+    labels.add_argument("--replay", type=Path, help="the replay buffer (default: replay_buffer.pkl beside --model)")
 
     args = parser.parse_args(argv)
     if args.command in ("run", "suite"):
@@ -157,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
         write_report(args.root, args.output)
         print(f"wrote {args.output}")
     elif args.command == "labels":
-        table = labels_table(args.model, args.algo, args.env, args.dataset, args.demos, args.seed)
+        table = labels_table(
+            args.model, args.algo, args.env, args.dataset, args.demos, args.seed, args.refit_fits, args.refit_idm, args.replay
+        )
         print(table)
         if args.output is not None:  # the report collects benchmarks/results/labels__*.md
             args.output.write_text(table + "\n")

@@ -4,16 +4,23 @@ A state-only run (``expert_actions="idm"`` or ``"policy"``) never reads the reco
 this compares its labels with them, per action dimension, so a weak state-only run can be traced to its labels:
 
     python -m sb3_lsiq.benchmarks labels --model run/model.zip --env Hopper-v5 --demos 5
+
+With ``--refit-fits N`` it also fits fresh inverse dynamics models, N Adam steps each on batches of the run's replay
+buffer (the transitions the run's own IDM learned from), one per ``--refit-idm`` configuration, and adds their labels:
+whether another IDM form would label the expert better from the same data, without a new training run.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import json
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
+from stable_baselines3.common.buffers import ReplayBuffer
 
 from sb3_lsiq.common.demonstrations import Demonstrations
+from sb3_lsiq.common.inverse_dynamics import GaussianInverseDynamics
 from sb3_lsiq.common.iq_algorithm import ImplicitQAlgorithm
 
 
@@ -73,6 +80,63 @@ def label_quality(model: ImplicitQAlgorithm, demonstrations: Demonstrations, see
     labels["policy mean"] = model.actor(observations, deterministic=True)
     labels["zero"] = th.zeros_like(labels["policy mean"])
     return {name: label_error(label.cpu().numpy(), actions) for name, label in labels.items()}
+
+
+def replay_transitions(replay: ReplayBuffer) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """(observations, actions, next observations) of every stored transition, float32, shapes (M, obs_dim), (M, A),
+    (M, obs_dim) with M = stored steps x n_envs; actions in [-1, 1], as SB3 stores them for squashed policies."""
+    if replay.optimize_memory_usage:
+        raise ValueError("replay buffers with optimize_memory_usage=True are not supported here (no next_observations).")
+    size = replay.buffer_size if replay.full else replay.pos
+
+    def rows(array: np.ndarray) -> th.Tensor:
+        return th.as_tensor(array[:size].reshape(size * replay.n_envs, -1), dtype=th.float32)  # (size, n_envs, d) -> (M, d)
+
+    return rows(replay.observations), rows(replay.actions), rows(replay.next_observations)
+
+
+def refit_label_quality(
+    model: ImplicitQAlgorithm,
+    replay: ReplayBuffer,
+    demonstrations: Demonstrations,
+    configurations: list[dict[str, Any]],
+    fits: int,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> dict[str, LabelError]:
+    """Label errors of fresh inverse dynamics models, one per configuration (``idm_kwargs``), each fitted ``fits``
+    times on uniform batches of ``replay``; the row name holds the configuration and the final replay NLL (the mean
+    of the last 100 fits). Labels are the mean action tanh(mu), as ``idm mean`` of :func:`label_quality`."""
+    if fits < 1:
+        raise ValueError(f"refit fits must be >= 1, got {fits}.")
+    if model.expert_observation_map is not None:
+        demonstrations = model.expert_observation_map.lift_demonstrations(demonstrations)
+    recorded_actions = demonstrations.actions
+    if recorded_actions is None:
+        raise ValueError("The demonstrations have no actions to compare the labels with; use a dataset that records them.")
+    observations, actions, next_observations = replay_transitions(replay)
+    expert_observations = th.as_tensor(demonstrations.observations, dtype=th.float32)  # (N, obs_dim)
+    expert_next_observations = th.as_tensor(demonstrations.next_observations, dtype=th.float32)
+    recorded = model.policy.scale_action(recorded_actions.reshape(len(recorded_actions), -1))  # (N, *action_shape) -> (N, A)
+    errors: dict[str, LabelError] = {}
+    for config in configurations:
+        with th.random.fork_rng(devices=[]):
+            th.manual_seed(seed)
+            idm = GaussianInverseDynamics(
+                observations.shape[1], actions.shape[1], observation_indices=model._critic_observation_indices(), **config
+            )
+            generator = th.Generator().manual_seed(seed)
+            last_nll = []
+            for fit in range(fits):
+                rows = th.randint(len(observations), (batch_size,), generator=generator)
+                terms = idm.fit(observations[rows], actions[rows], next_observations[rows])
+                if fit >= fits - 100:
+                    last_nll.append(terms.nll)
+            with th.no_grad():
+                labels = th.tanh(idm.distribution(expert_observations, expert_next_observations)[0])
+        name = f"refit {json.dumps(config, sort_keys=True)} ({fits} fits, replay NLL {th.stack(last_nll).mean().item():.2f})"
+        errors[name] = label_error(labels.numpy(), recorded)
+    return errors
 
 
 def format_label_quality(errors: dict[str, LabelError]) -> str:

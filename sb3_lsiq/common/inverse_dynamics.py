@@ -15,7 +15,9 @@ An option the reference lacks: ``inputs="delta"`` feeds (s, s' - s) instead of (
 represent either from the other, so only the optimisation differs: the change s' - s is small next to s, and with
 the pair it has to be found as the difference of two large inputs. In one offline probe (20k fits on 100k Hopper-v5
 replay transitions, labels of 5 expert episodes against their recorded actions) the label MSE fell from 0.062 to
-0.046; the default stays the reference's pair until a benchmark run says more.
+0.046; the default stays the reference's pair until a benchmark run says more. Likewise ``action_clip``: the NLL's
+targets are atanh(a) with a clipped to +-action_clip; the reference's 1 - 1e-7 lets a saturating agent's actions
+(|a| ~ 1, atanh up to ~8) dominate the fit, and a smaller clip bounds them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch as th
 from stable_baselines3.common.torch_layers import create_mlp
 from torch import nn
 
-from sb3_lsiq.common.losses import diagonal_gaussian_kl, squashed_gaussian_nll
+from sb3_lsiq.common.losses import ATANH_CLIP, diagonal_gaussian_kl, squashed_gaussian_nll
 
 # What the network sees: the pair (s, s'), as the reference, or (s, s' - s)
 IDM_INPUTS = ("pair", "delta")
@@ -57,6 +59,7 @@ class GaussianInverseDynamics(nn.Module):
     :param observation_indices: observation entries the model sees (None: all); with an expert observation subset,
         the entries the expert observed, so the labels never depend on the filled-in ones
     :param inputs: ``"pair"``: the network sees (s, s'), as the reference's; ``"delta"``: (s, s' - s)
+    :param action_clip: the NLL's targets are atanh(a) with a clipped to +-action_clip, in (0, 1)
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class GaussianInverseDynamics(nn.Module):
         pretrain_fits: int = 0,
         observation_indices: list[int] | None = None,
         inputs: str = "pair",
+        action_clip: float = ATANH_CLIP,
     ) -> None:
         super().__init__()
         indices = None if observation_indices is None else th.as_tensor(observation_indices, dtype=th.long)
@@ -89,6 +93,9 @@ class GaussianInverseDynamics(nn.Module):
         if inputs not in IDM_INPUTS:
             raise ValueError(f"Unknown idm inputs={inputs!r}; valid values: {', '.join(map(repr, IDM_INPUTS))}.")
         self.inputs = inputs
+        if not 0.0 < action_clip < 1.0:
+            raise ValueError(f"idm action_clip must be in (0, 1), got {action_clip}.")
+        self.action_clip = action_clip
         self.action_dim = action_dim
         self.log_std_bounds = log_std_bounds
         self.kl_coef = kl_coef
@@ -127,7 +134,7 @@ class GaussianInverseDynamics(nn.Module):
     ) -> InverseDynamicsLoss:
         """NLL of the replay actions, plus ``kl_coef`` KL(p || p_target) on the expert pairs (when given)."""
         mean, log_std = self.distribution(observations, next_observations)
-        nll = squashed_gaussian_nll(mean, log_std, actions)
+        nll = squashed_gaussian_nll(mean, log_std, actions, self.action_clip)
         kl = th.zeros((), device=nll.device)
         if self.kl_coef > 0 and expert_observations is not None and expert_next_observations is not None:
             expert_mean, expert_log_std = self.distribution(expert_observations, expert_next_observations)

@@ -37,7 +37,7 @@ from sb3_lsiq.common.train_stats import TrainStats
 EXPERT_ACTION_SOURCES = ("demonstrations", "idm", "policy")
 IDM_OPTIONS = frozenset(
     {"net_arch", "activation_fn", "learning_rate", "log_std_bounds", "kl_coef", "target_update_interval", "pretrain_fits",
-     "inputs"}
+     "inputs", "action_clip"}
 )  # fmt: skip
 
 OFFLINE_OBJECTIVES = ("iq", "bc")

@@ -352,17 +352,18 @@ def entropy_critic_target(
 ATANH_CLIP = 1.0 - 1e-6  # keeps atanh finite for actions on the bounds
 
 
-def squashed_gaussian_nll(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor) -> th.Tensor:
+def squashed_gaussian_nll(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor, clip: float = ATANH_CLIP) -> th.Tensor:
     """Negative log-likelihood of actions in [-1, 1] under a Gaussian on the pre-tanh value, as the reference fits its
-    IDM: the target is u = atanh(a) (a clipped to +-(1 - 1e-6)) and the loss 0.5 ((u - mu) / sigma)^2 + log sigma
-    + 0.5 log(2 pi), summed over the action dimensions and averaged over the rows.
+    IDM: the target is u = atanh(a) (a clipped to +-clip, by default 1 - 1e-6) and the loss
+    0.5 ((u - mu) / sigma)^2 + log sigma + 0.5 log(2 pi), summed over the action dimensions and averaged over the rows.
 
     :param mean: mu, shape (n, A)
     :param log_std: log sigma, shape (n, A)
     :param actions: a, scaled to [-1, 1], shape (n, A)
+    :param clip: the largest |a| kept before atanh (the default's target reaches +-7.25 on the bounds)
     :return: 0-dim tensor
     """
-    pre_tanh = th.atanh(actions.clamp(-ATANH_CLIP, ATANH_CLIP))
+    pre_tanh = th.atanh(actions.clamp(-clip, clip))
     per_dim = 0.5 * ((pre_tanh - mean) / log_std.exp()).pow(2) + log_std + 0.5 * math.log(2.0 * math.pi)  # (n, A)
     return per_dim.sum(dim=1).mean()
 
