@@ -107,6 +107,21 @@ def test_idm_is_saved_and_loaded(pendulum_demos, small_kwargs, tmp_path):
     assert loaded.inverse_dynamics.optimizer.state_dict()["state"]  # Adam's moments came back too
 
 
+def test_an_idm_saved_without_its_fit_count_still_loads():
+    """Models saved before the fit count rode in the state dict have no extra state: they load, counting from 0."""
+    idm = GaussianInverseDynamics(2, 1, net_arch=[8])
+    idm.n_fits = 7
+    state = idm.state_dict()
+    assert state.pop("_extra_state") == {"n_fits": 7}
+    fresh = GaussianInverseDynamics(2, 1, net_arch=[8])
+    fresh.n_fits = 3
+    fresh.load_state_dict(state)  # strict, as SB3's load is
+    assert fresh.n_fits == 0
+    th.testing.assert_close(fresh.net[0].weight, idm.net[0].weight)
+    fresh.load_state_dict(idm.state_dict())
+    assert fresh.n_fits == 7
+
+
 def test_state_only_option_errors(pendulum_demos):
     with pytest.raises(ValueError, match="Unknown expert_actions='labels'; valid values: 'demonstrations', 'idm', 'policy'"):
         LSIQ("MlpPolicy", "Pendulum-v1", demonstrations=pendulum_demos, expert_actions="labels")

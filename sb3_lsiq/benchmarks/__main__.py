@@ -63,6 +63,8 @@ def labels_table(
 ) -> str:
     """The ``labels`` command: load the model and the demonstrations, and format their label errors (and, with
     ``refit_fits``, those of fresh IDMs fitted on the run's replay buffer)."""
+    import torch as th
+
     from sb3_lsiq import LSIQ, SQIL, IQLearn, load_demonstrations
     from sb3_lsiq.benchmarks.labels import format_label_quality, label_quality, refit_label_quality
     from sb3_lsiq.common.iq_algorithm import ImplicitQAlgorithm
@@ -88,6 +90,7 @@ def labels_table(
         replay_path = replay_path or model_path.parent / "replay_buffer.pkl"
         if not replay_path.exists():
             raise SystemExit(f"labels: --refit-fits needs the run's replay buffer; {replay_path} does not exist (--replay).")
+        th.set_num_threads(1)  # the fits are training: one thread is faster on few cores, as for the runs
         model.load_replay_buffer(replay_path)
         assert model.replay_buffer is not None
         errors |= refit_label_quality(model, model.replay_buffer, demonstrations, configurations, refit_fits, seed=seed)

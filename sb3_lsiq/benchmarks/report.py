@@ -328,7 +328,11 @@ divide by the *first 5 demos* level instead to compare with the demonstrations t
 LABELS_NOTE = """A state-only run (`lsiq-fo`: the inverse dynamics model labels the expert pairs) never reads the recorded
 actions; `python -m sb3_lsiq.benchmarks labels --model <run>/resume/model.zip --env ENV --demos 5 --output
 benchmarks/results/labels__<run>.md` compares its labels with them at a resume point, per action dimension (MSE and
-correlation in the policy's [-1, 1] scale; `zero` is the all-zero labeller, the floor)."""
+correlation in the policy's [-1, 1] scale; `zero` is the all-zero labeller, the floor). With `--refit-fits N
+--refit-idm JSON ...`, fresh inverse dynamics models (`idm_kwargs` as JSON) are fitted N times on the run's replay
+buffer, the data the run's own model learned from, and their mean labels are added as `refit` rows: whether another
+form of the model would label the expert better from the same data (`{}`: the packaged model; the replay NLL is the
+fit on the agent's own transitions)."""
 
 THROUGHPUT_NOTE = """`python -m sb3_lsiq.benchmarks throughput`: {env_id}, one gradient step per environment step, one torch
 thread, 256x256 networks, all configurations in one process and interleaved, median of {repeats} repeats of {steps}

@@ -23,7 +23,7 @@ targets are atanh(a) with a clipped to +-action_clip; the reference's 1 - 1e-7 l
 from __future__ import annotations
 
 import copy
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch as th
 from stable_baselines3.common.torch_layers import create_mlp
@@ -168,6 +168,12 @@ class GaussianInverseDynamics(nn.Module):
 
     def set_extra_state(self, state: dict[str, int]) -> None:
         self.n_fits = int(state["n_fits"])
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # Models saved before the fit count was saved have no extra state: they load, counting fits from 0 (their
+        # pre-training had never run either, so a pretrain_fits > 0 runs once on the first gradient step)
+        state_dict.setdefault(prefix + "_extra_state", {"n_fits": 0})
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @th.no_grad()
     def sample(self, observations: th.Tensor, next_observations: th.Tensor) -> th.Tensor:
