@@ -41,6 +41,7 @@ from sb3_lsiq.benchmarks.report import (
 from sb3_lsiq.benchmarks.runner import committed_finished, run, run_conf, train_command
 from sb3_lsiq.benchmarks.spec import RunSpec
 from sb3_lsiq.benchmarks.suites import quality_suite
+from sb3_lsiq.benchmarks.throughput import history_table, with_history
 
 SMALL_NETS = "dict(net_arch=[32, 32])"
 TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",
@@ -311,6 +312,12 @@ def test_env_kwargs_reach_every_evaluation_env_and_env_wrapper_is_refused(tmp_pa
 
 def test_throughput_script_small(tmp_path: Path) -> None:
     output = tmp_path / "throughput.json"
+    earlier_rates = {"LSIQ (batch 256 + 256 expert)": 90.0, "IQ-Learn (batch 256 + 256 expert)": 85.0,
+                     "SAC batch 256": 100.0, "SAC batch 512": 60.0}  # fmt: skip
+    earlier = {"env_id": "Pendulum-v1", "repeats": 5, "configs": {
+        name: {"env_steps_per_second": rate, "gemm_floor_ms": 8.0, "update_ms": 10.0} for name, rate in earlier_rates.items()
+    }}  # fmt: skip
+    output.write_text(json.dumps(earlier))  # a file from before measurements kept a history
     result = subprocess.run(
         [sys.executable, "-m", "sb3_lsiq.benchmarks", "throughput", "--env", "Pendulum-v1", "--steps", "100",
          "--repeats", "1", "--output", str(output)],
@@ -334,6 +341,11 @@ def test_throughput_script_small(tmp_path: Path) -> None:
     compiled = data["compile"]  # the torch.compile comparison ran and timed both updates
     assert compiled["eager_update_ms"] > 0 and compiled["compiled_update_ms"] > 0 and compiled["compile_seconds"] > 0
     assert "torch.compile" in result.stdout
+    # the earlier measurement is kept (without the fields the goals do not need), the new one is dated
+    assert len(data["history"]) == 2
+    assert data["history"][0]["configs"]["SAC batch 512"] == {"env_steps_per_second": 60.0, "gemm_floor_ms": 8.0}
+    assert data["history"][0]["date"] is None and data["history"][1]["date"] == data["date"]
+    assert data["history"][1]["configs"]["SAC batch 256"]["env_steps_per_second"] == sac256["env_steps_per_second"]
 
 
 def test_bc_baseline_writes_a_curve(tmp_path: Path) -> None:
@@ -497,6 +509,39 @@ def test_a_tag_with_a_dot_keeps_its_whole_name_in_the_results(tmp_path: Path) ->
     _synthetic_result(tmp_path, spec, [1000.0] * 30, [1000] * 30, 10.0)
     [result] = read_results(tmp_path)
     assert result.name == spec.name and result.label == "lsiq-ent0.01"
+
+
+def _measurement(lsiq: float, iqlearn: float, sac512: float, date: str | None = None) -> dict:
+    rates = {"LSIQ (batch 256 + 256 expert)": lsiq, "IQ-Learn (batch 256 + 256 expert)": iqlearn, "SAC batch 512": sac512}
+    configs = {name: {"env_steps_per_second": rate, "gemm_floor_ms": 8.0} for name, rate in rates.items()}
+    return {"env_id": "Hopper-v5", "date": date, "repeats": 5, "configs": configs}
+
+
+def test_throughput_history_accumulates_per_env() -> None:
+    first, second, third = _measurement(90, 80, 60), _measurement(84, 84, 60, "2026-12-01"), _measurement(75, 75, 50, "x")
+    merged = with_history(third, with_history(second, first))
+    assert [m["date"] for m in merged["history"]] == [None, "2026-12-01", "x"]
+    assert merged["configs"] == third["configs"]  # the file's own fields stay the latest measurement's
+    other_env = {**_measurement(1, 1, 1), "env_id": "Pendulum-v1"}
+    assert len(with_history(third, other_env)["history"]) == 1  # another env's measurements are not mixed in
+    assert len(with_history(third, None)["history"]) == 1
+    table = history_table(merged).splitlines()
+    assert len(table) == 2 + 3
+    # LSIQ 90/60 = 1.50x, IQ-Learn 80/60 = 1.33x; floors 125 steps/s: 125/90 = 1.39x, 125/80 = 1.56x
+    assert table[2] == "| undated | 5 | 90.0 | 80.0 | 60.0 | 1.50x | 1.33x | 1.39x | 1.56x |"
+    assert history_table(first) == "" and history_table(with_history(first, None)) == ""  # one measurement: no table
+
+
+def test_throughput_goals_use_the_median_over_measurements() -> None:
+    # LSIQ over SAC 512: 1.50x, 1.40x, 1.50x -> median 1.50x (met); IQ-Learn: 1.33x, 1.40x, 1.50x -> 1.40x (missed)
+    history = with_history(_measurement(75, 75, 50), with_history(_measurement(84, 84, 60), _measurement(90, 80, 60)))
+    rows = {row["goal"]: row for row in goal_rows([], history)}
+    lsiq = rows["LSIQ env-steps/s over SAC batch 512"]
+    assert lsiq["measured"] == "1.50x (median of 3: 1.50x, 1.40x, 1.50x)" and lsiq["status"] == "met"
+    assert rows["IQ-Learn env-steps/s over SAC batch 512"]["status"] == "missed by 0.10"
+    # time over the floor (125 steps/s): LSIQ 1.39x, 1.49x, 1.67x -> 1.49x, met
+    assert rows["LSIQ time over the GEMM floor"]["measured"].startswith("1.49x (median of 3")
+    assert rows["LSIQ time over the GEMM floor"]["status"] == "met"
 
 
 def test_compile_note_states_whether_torch_compile_wins() -> None:

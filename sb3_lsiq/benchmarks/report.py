@@ -245,7 +245,7 @@ def write_report(root: Path, output: Path) -> None:
         sections.append("## Other runs\n\n" + markdown(quality_rows(others)))
     sections.append(labels_section(root))
     if throughput is not None:
-        from sb3_lsiq.benchmarks.throughput import markdown_table
+        from sb3_lsiq.benchmarks.throughput import history_table, markdown_table
 
         profile = "\n".join(
             f"| {row['op']} | {100 * row['share']:.1f}% | {row['ms_per_update']:.3f} |" for row in throughput["profile"]
@@ -253,7 +253,7 @@ def write_report(root: Path, output: Path) -> None:
         sections.append(
             "## Throughput\n\n" + THROUGHPUT_NOTE.format(**throughput) + "\n\n" + markdown_table(throughput)
             + "\n\nWhere an LSIQ update spends its time (torch profiler, self time):\n\n| op | share | ms / update |\n"
-            + "|---|---|---|\n" + profile + compile_note(throughput)
+            + "|---|---|---|\n" + profile + compile_note(throughput) + history_section(history_table(throughput))
         )  # fmt: skip
     machines = {json.dumps(result.provenance["machine"], sort_keys=True) for result in results}
     sections.append("## Machines and versions\n\n" + "\n".join(f"- `{machine}`" for machine in sorted(machines)))
@@ -273,6 +273,12 @@ def compile_note(throughput: dict[str, Any]) -> str:
         f"{compiled_ms:.2f} ms against {eager_ms:.2f} ms eager ({compiled_ms / eager_ms:.2f}x; compiling took "
         f"{compiled['compile_seconds']:.0f} s): it {verdict}."
     )
+
+
+def history_section(table: str) -> str:
+    if not table:
+        return ""
+    return "\n\n" + THROUGHPUT_HISTORY_NOTE + "\n\n" + table
 
 
 def labels_section(root: Path) -> str:
@@ -333,6 +339,10 @@ correlation in the policy's [-1, 1] scale; `zero` is the all-zero labeller, the 
 buffer, the data the run's own model learned from, and their mean labels are added as `refit` rows: whether another
 form of the model would label the expert better from the same data (`{}`: the packaged model; the replay NLL is the
 fit on the agent's own transitions)."""
+
+THROUGHPUT_HISTORY_NOTE = """Every measurement (`--output` adds one to the file's history; the table above is the
+latest). Run-to-run noise on this machine is close to the goals' margins, so the Goals table decides the throughput
+goals on the median over these measurements."""
 
 THROUGHPUT_NOTE = """`python -m sb3_lsiq.benchmarks throughput`: {env_id}, one gradient step per environment step, one torch
 thread, 256x256 networks, all configurations in one process and interleaved, median of {repeats} repeats of {steps}
