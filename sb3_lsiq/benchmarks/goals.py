@@ -119,13 +119,10 @@ def goal_rows(results: list[RunResult], throughput: dict[str, Any] | None) -> li
 def throughput_ratios(throughput: dict[str, Any], name: str) -> tuple[list[float], list[float]]:
     """Per measurement (the file's ``history``, or the file itself if it predates it): the env-steps/s of the
     configuration starting with ``name`` over SAC batch 512's, and its time per step over its GEMM floor."""
-    speedups, over_floors = [], []
-    for measurement in throughput.get("history") or [throughput]:
-        configs = measurement["configs"]
-        row = next(value for key, value in configs.items() if key.startswith(name + " "))
-        speedups.append(row["env_steps_per_second"] / configs["SAC batch 512"]["env_steps_per_second"])
-        over_floors.append(1e3 / row["gemm_floor_ms"] / row["env_steps_per_second"])
-    return speedups, over_floors
+    from sb3_lsiq.benchmarks.throughput import goal_ratios  # lazily: it imports torch and the algorithms
+
+    ratios = [goal_ratios(measurement["configs"], name) for measurement in throughput.get("history") or [throughput]]
+    return [speedup for speedup, _ in ratios], [over_floor for _, over_floor in ratios]
 
 
 def _ratio_text(ratios: list[float]) -> str:

@@ -223,6 +223,16 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def goal_ratios(configs: dict[str, Any], prefix: str) -> tuple[float, float]:
+    """For the configuration whose name starts with ``prefix`` in one measurement: its env-steps/s over SAC batch
+    512's, and its time per step over its GEMM floor (the two throughput goals)."""
+    row = next(value for key, value in configs.items() if key.startswith(prefix + " "))
+    return (
+        row["env_steps_per_second"] / configs["SAC batch 512"]["env_steps_per_second"],
+        1e3 / row["gemm_floor_ms"] / row["env_steps_per_second"],
+    )
+
+
 def history_table(results: dict[str, Any]) -> str:
     """Every measurement of the file's history (empty if there is only one): env-steps/s and the goals' ratios."""
     history = results.get("history") or []
@@ -236,11 +246,10 @@ def history_table(results: dict[str, Any]) -> str:
     ]  # fmt: skip
     for measurement in history:
         configs = measurement["configs"]
-        reference = configs["SAC batch 512"]["env_steps_per_second"]
-        lsiq, iqlearn = (next(v for k, v in configs.items() if k.startswith(prefix + " ")) for prefix in ("LSIQ", "IQ-Learn"))
+        (lsiq_speedup, lsiq_floor), (iq_speedup, iq_floor) = (goal_ratios(configs, p) for p in ("LSIQ", "IQ-Learn"))
         rates = " | ".join(f"{configs[name]['env_steps_per_second']:.1f}" for name in names)
-        speedups = " | ".join(f"{row['env_steps_per_second'] / reference:.2f}x" for row in (lsiq, iqlearn))
-        floors = " | ".join(f"{1e3 / row['gemm_floor_ms'] / row['env_steps_per_second']:.2f}x" for row in (lsiq, iqlearn))
+        speedups = f"{lsiq_speedup:.2f}x | {iq_speedup:.2f}x"
+        floors = f"{lsiq_floor:.2f}x | {iq_floor:.2f}x"
         lines.append(f"| {measurement['date'] or 'undated'} | {measurement['repeats']} | {rates} | {speedups} | {floors} |")
     return "\n".join(lines)
 
