@@ -41,7 +41,7 @@ from sb3_lsiq.benchmarks.report import (
 from sb3_lsiq.benchmarks.runner import committed_finished, run, run_conf, train_command
 from sb3_lsiq.benchmarks.spec import RunSpec
 from sb3_lsiq.benchmarks.suites import quality_suite
-from sb3_lsiq.benchmarks.throughput import history_table, with_history
+from sb3_lsiq.benchmarks.throughput_tables import history_table, with_history
 
 SMALL_NETS = "dict(net_arch=[32, 32])"
 TINY = ["--env", "Pendulum-v1", "--demos", "2", "--eval-freq", "500", "--resume-freq", "500", "--eval-episodes", "2",

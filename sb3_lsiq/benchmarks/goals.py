@@ -12,6 +12,7 @@ import numpy as np
 
 from sb3_lsiq.benchmarks.report import LATE_EVALUATIONS, RunResult, expert_and_random_returns, late_normalised
 from sb3_lsiq.benchmarks.suites import QUALITY_ENVS, SEEDS, VARIANT_ENVS
+from sb3_lsiq.benchmarks.throughput_tables import goal_ratios
 
 # The issues' targets
 LSIQ_TARGET = {5: 0.9, 1: 0.85}
@@ -119,8 +120,6 @@ def goal_rows(results: list[RunResult], throughput: dict[str, Any] | None) -> li
 def throughput_ratios(throughput: dict[str, Any], name: str) -> tuple[list[float], list[float]]:
     """Per measurement (the file's ``history``, or the file itself if it predates it): the env-steps/s of the
     configuration starting with ``name`` over SAC batch 512's, and its time per step over its GEMM floor."""
-    from sb3_lsiq.benchmarks.throughput import goal_ratios  # lazily: it imports torch and the algorithms
-
     ratios = [goal_ratios(measurement["configs"], name) for measurement in throughput.get("history") or [throughput]]
     return [speedup for speedup, _ in ratios], [over_floor for _, over_floor in ratios]
 

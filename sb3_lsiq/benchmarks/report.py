@@ -16,6 +16,7 @@ from sb3_lsiq.benchmarks.callbacks import read_resume_state
 from sb3_lsiq.benchmarks.export import CURVE_COLUMNS
 from sb3_lsiq.benchmarks.spec import RunSpec, result_file, results_finished
 from sb3_lsiq.benchmarks.suites import QUALITY_ENVS
+from sb3_lsiq.benchmarks.throughput_tables import history_table, markdown_table
 from sb3_lsiq.data import packaged_dataset_path
 
 CLAIM_COLUMNS = ("train/q_expert", "train/q_policy", "train/reward_expert", "train/reward_policy")
@@ -245,8 +246,6 @@ def write_report(root: Path, output: Path) -> None:
         sections.append("## Other runs\n\n" + markdown(quality_rows(others)))
     sections.append(labels_section(root))
     if throughput is not None:
-        from sb3_lsiq.benchmarks.throughput import history_table, markdown_table
-
         profile = "\n".join(
             f"| {row['op']} | {100 * row['share']:.1f}% | {row['ms_per_update']:.3f} |" for row in throughput["profile"]
         )
